@@ -1,0 +1,28 @@
+package dev.locking.spi;
+
+import dev.locking.api.LockingService;
+import java.nio.charset.StandardCharsets;
+
+/** The checks every key and owner id passes, in one place for the API, core and providers. */
+public final class Arguments {
+    private Arguments() {}
+
+    /**
+     * Rejects null, blank, over-long ({@value LockingService#MAX_KEY_BYTES} bytes of UTF-8) and
+     * NUL-carrying values with an {@link IllegalArgumentException} that names {@code name}. Any
+     * other character is ordinary: keys reach stores only as bound parameters or script arguments.
+     */
+    public static String requireText(String value, String name) {
+        if (value == null) throw new IllegalArgumentException(name + " must not be null");
+        if (value.isBlank()) throw new IllegalArgumentException(name + " must not be blank");
+        // PostgreSQL text cannot hold NUL, so no store gets a key it would silently mangle.
+        if (value.indexOf('\0') >= 0) throw new IllegalArgumentException(name + " must not contain the NUL character");
+        if (value.length() * 3 > LockingService.MAX_KEY_BYTES) {
+            int bytes = value.getBytes(StandardCharsets.UTF_8).length;
+            if (bytes > LockingService.MAX_KEY_BYTES)
+                throw new IllegalArgumentException(
+                        name + " must be at most " + LockingService.MAX_KEY_BYTES + " bytes of UTF-8, was " + bytes);
+        }
+        return value;
+    }
+}

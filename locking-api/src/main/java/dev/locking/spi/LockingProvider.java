@@ -1,0 +1,82 @@
+package dev.locking.spi;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * A store of locks. Core does everything that is the same for every store: argument checks, key
+ * sorting and de-duplication, waiting and its deadline, {@code execute}'s unique owner, lease
+ * renewal and the lost-lock signal. A provider does one atomic step per call.
+ *
+ * <p>Every {@code keys} list core passes is non-empty, sorted and free of duplicates. {@code owner}
+ * is null for anonymous locks. Times are the store's: expiry is decided by the store's clock.
+ * Every method may throw {@link dev.locking.api.LockingException} when the store cannot be reached,
+ * with the registration and the next step in its message.
+ *
+ * <h2>Waiting in arrival order</h2>
+ *
+ * A waiting caller passes a {@code waiterId}. When the attempt is blocked, the provider enqueues
+ * that waiter on every key of the request in one atomic step, ordered by a ticket from one counter
+ * per store, so that queues never disagree on the order of two waiters (that is what keeps
+ * opposite key orders from deadlocking). A key is granted to a waiting caller only when it is free
+ * and the caller is the first live waiter in its queue; a caller without {@code waiterId} never
+ * jumps a queue. Core retries a waiter at least every {@link #pollInterval()}, so a provider may
+ * drop a queue entry not refreshed by an attempt for a few poll intervals (its process died).
+ */
+public interface LockingProvider extends AutoCloseable {
+
+    /**
+     * One atomic attempt to take all {@code request.keys()}; never waits for a held key.
+     * Re-acquiring a key the same non-null owner holds succeeds, keeps the lock, and sets a new
+     * expiry only if {@code request.lease()} is given. Each key granted gets a fresh fencing token,
+     * greater than every earlier one of that key. When any key cannot be granted, nothing is taken.
+     */
+    AcquireResult tryAcquire(AcquireRequest request);
+
+    /**
+     * Frees each key held, unexpired, by {@code owner} (null: held anonymously), and no other.
+     *
+     * @return true iff every key was held by that owner and is now free
+     */
+    boolean release(List<String> keys, String owner);
+
+    /**
+     * Frees every unexpired lock of {@code owner} (null: every anonymous lock), each atomically.
+     *
+     * @return how many it freed
+     */
+    int releaseAll(String owner);
+
+    /**
+     * Extends the lease of keys held by {@code owner} to {@code lease} from now, by the store's
+     * clock.
+     *
+     * @return true iff every key was still held by that owner; false means the lease is lost
+     */
+    boolean renew(List<String> keys, String owner, Duration lease);
+
+    /** Removes a waiter that gave up from the queues of {@code keys}; a no-op for keys it is not in. */
+    void leaveQueue(List<String> keys, String waiterId);
+
+    /**
+     * The longest a waiter may park before core tries again: the backstop for a notification that
+     * never arrives. Empty when notifications are reliable (in-process stores).
+     */
+    default Optional<Duration> pollInterval() {
+        return Optional.of(Duration.ofMillis(500));
+    }
+
+    /**
+     * Applies the provider's schema migrations to its store; idempotent.
+     *
+     * @return one line per migration applied now; empty when the store was up to date
+     */
+    default List<String> migrate() {
+        return List.of();
+    }
+
+    /** Closes whatever {@link LockingProviderFactory#create} opened, but nothing the application handed in. */
+    @Override
+    void close();
+}

@@ -1,0 +1,34 @@
+package dev.locking.spi;
+
+import java.util.Map;
+import java.util.Optional;
+import javax.sql.DataSource;
+
+/** What core hands a factory when it creates a registration. */
+public interface ProviderContext {
+
+    /** The registration's id, e.g. {@code "postgres-lock"}; calls address it as {@code lp_postgres-lock}. */
+    String registrationId();
+
+    /**
+     * The registration's {@code options} block over the defaults the provider jar ships in its
+     * {@code reference.conf} under {@code locking.provider-defaults.<identifier>}, as plain values
+     * (String, Number, Boolean, List, Map). Durations stay strings such as {@code "30s"};
+     * {@code ConfigFactory.parseMap(options())} turns the map back into a typed {@code Config}.
+     */
+    Map<String, Object> options();
+
+    /** Where {@link #options()} came from, e.g. {@code locking.providers[0].options}, for error messages. */
+    String optionsPath();
+
+    /** The DataSource the application handed {@code LockingModule.builder().dataSource(id, ds)}, if any. */
+    Optional<DataSource> dataSource();
+
+    /**
+     * Tells core that {@code key} may have become free (released, expired, or a waiter left its
+     * queue), in this process or another one. Core wakes the local waiter first in line for it.
+     * Cheap and non-blocking; may be called from any thread, never while holding a lock core might
+     * need.
+     */
+    void keyReleased(String key);
+}
