@@ -1,0 +1,76 @@
+package dev.locking.core;
+
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedDeque;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The callers of one registration parked in this process, per key in arrival order. A release
+ * wakes only the first of them for that key: the store's queue decides who may take it, and a
+ * woken caller that finds another local waiter ahead of it in that queue wakes that one in turn
+ * (see {@code AcquireResult.Blocked.aheadWaiterId}), so a release costs one retry, not a herd.
+ */
+final class LocalWaiters {
+
+    /** A parked caller. Signals are counted up to one, so none is lost between attempts. */
+    static final class Waiter {
+        final String id = UUID.randomUUID().toString();
+        final List<String> keys;
+        private final Semaphore permit = new Semaphore(0);
+
+        Waiter(List<String> keys) {
+            this.keys = keys;
+        }
+
+        void signal() {
+            if (permit.availablePermits() == 0) permit.release();
+        }
+
+        void await(long nanos) throws InterruptedException {
+            if (permit.tryAcquire(nanos, TimeUnit.NANOSECONDS)) permit.drainPermits();
+        }
+    }
+
+    private final Map<String, ConcurrentLinkedDeque<Waiter>> byKey = new ConcurrentHashMap<>();
+    private final Map<String, Waiter> byId = new ConcurrentHashMap<>();
+
+    Waiter register(List<String> keys) {
+        Waiter waiter = new Waiter(keys);
+        byId.put(waiter.id, waiter);
+        for (String key : keys)
+            byKey.compute(key, (k, queue) -> {
+                ConcurrentLinkedDeque<Waiter> q = queue == null ? new ConcurrentLinkedDeque<>() : queue;
+                q.addLast(waiter);
+                return q;
+            });
+        return waiter;
+    }
+
+    void unregister(Waiter waiter) {
+        byId.remove(waiter.id);
+        for (String key : waiter.keys)
+            byKey.computeIfPresent(key, (k, q) -> q.remove(waiter) && q.isEmpty() ? null : q);
+    }
+
+    /** Wakes the first local waiter for {@code key}, if any. */
+    void keyReleased(String key) {
+        ConcurrentLinkedDeque<Waiter> queue = byKey.get(key);
+        if (queue == null) return;
+        Waiter first = queue.peekFirst();
+        if (first != null) first.signal();
+    }
+
+    /** Wakes the waiter with this id if it is parked in this process. */
+    void wake(String waiterId) {
+        Waiter waiter = byId.get(waiterId);
+        if (waiter != null) waiter.signal();
+    }
+
+    int size() {
+        return byId.size();
+    }
+}

@@ -1,0 +1,153 @@
+package dev.locking.core;
+
+import dev.locking.api.LockAcquisitionException;
+import dev.locking.api.LockTimeoutException;
+import dev.locking.api.LockingException;
+import dev.locking.spi.AcquireRequest;
+import dev.locking.spi.AcquireResult;
+import dev.locking.spi.LockingProvider;
+import dev.locking.spi.LockingProviderFactory;
+import dev.locking.spi.ProviderContext;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import javax.sql.DataSource;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/** One configured provider: its store, its local waiters, and the waiting policy over them. */
+final class Registration implements ProviderContext {
+    private static final Logger log = LoggerFactory.getLogger(Registration.class);
+    /** A store that reports a lease ending "now" is re-asked after at least this long. */
+    private static final long MIN_PARK_NANOS = Duration.ofMillis(1).toNanos();
+
+    final String id;
+    final String identifier;
+    final String description;
+    private final String optionsPath;
+    private final Map<String, Object> options;
+    private DataSource dataSource;
+    private final LocalWaiters waiters = new LocalWaiters();
+    private LockingProvider provider;
+
+    Registration(String id, String identifier, String description, String optionsPath, Map<String, Object> options) {
+        this.id = id;
+        this.identifier = identifier;
+        this.description = description;
+        this.optionsPath = optionsPath;
+        this.options = options;
+    }
+
+    /** The application's DataSource for this registration; set before {@link #open}. */
+    void bind(DataSource dataSource) {
+        this.dataSource = dataSource;
+    }
+
+    void open(LockingProviderFactory factory) {
+        provider = factory.create(this);
+        if (provider == null) throw new IllegalStateException(factory.getClass().getName() + ".create returned null");
+    }
+
+    LockingProvider provider() {
+        return provider;
+    }
+
+    String address() {
+        return "lp_" + id;
+    }
+
+    /** A grant and when the attempt that won it started, the earliest the lease can have begun. */
+    record Grant(AcquireResult.Acquired acquired, long attemptStartedNanos) {}
+
+    /**
+     * Takes {@code keys}, waiting up to {@code timeout} in arrival order. Parks between attempts
+     * until a release signal, the blocking lease's end, the provider's poll interval or the
+     * deadline, whichever comes first, then makes one last attempt at the deadline.
+     */
+    Grant acquire(List<String> keys, String owner, Duration lease, Duration timeout) {
+        if (timeout.isZero()) {
+            long started = System.nanoTime();
+            AcquireResult result = provider.tryAcquire(new AcquireRequest(keys, owner, lease, null));
+            if (result instanceof AcquireResult.Acquired acquired) return new Grant(acquired, started);
+            throw new LockAcquisitionException(((AcquireResult.Blocked) result).key());
+        }
+        long deadline = System.nanoTime() + timeout.toNanos();
+        long pollNanos = provider.pollInterval().map(Duration::toNanos).orElse(Long.MAX_VALUE);
+        LocalWaiters.Waiter waiter = waiters.register(keys);
+        boolean acquired = false;
+        try {
+            while (true) {
+                long started = System.nanoTime();
+                AcquireResult result = provider.tryAcquire(new AcquireRequest(keys, owner, lease, waiter.id));
+                if (result instanceof AcquireResult.Acquired granted) {
+                    acquired = true;
+                    return new Grant(granted, started);
+                }
+                AcquireResult.Blocked blocked = (AcquireResult.Blocked) result;
+                if (blocked.aheadWaiterId() != null) waiters.wake(blocked.aheadWaiterId());
+                long remaining = deadline - System.nanoTime();
+                if (remaining <= 0) throw new LockTimeoutException(blocked.key());
+                long park = Math.min(remaining, pollNanos);
+                if (blocked.retryAfter() != null)
+                    park = Math.min(
+                            park, Math.max(MIN_PARK_NANOS, blocked.retryAfter().toNanos()));
+                waiter.await(park);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new LockingException("Interrupted while waiting for lock on keys " + keys + " in " + address(), e);
+        } finally {
+            waiters.unregister(waiter);
+            if (!acquired) {
+                try {
+                    provider.leaveQueue(keys, waiter.id);
+                } catch (RuntimeException e) {
+                    log.warn(
+                            "Could not leave the wait queue of {} in {}; the store drops it after a few poll intervals",
+                            keys,
+                            address(),
+                            e);
+                }
+                // A signal this waiter took and did not use belongs to the next one in line.
+                keys.forEach(waiters::keyReleased);
+            }
+        }
+    }
+
+    int parkedWaiters() {
+        return waiters.size();
+    }
+
+    // ProviderContext, handed to the factory.
+
+    @Override
+    public String registrationId() {
+        return id;
+    }
+
+    @Override
+    public Map<String, Object> options() {
+        return options;
+    }
+
+    @Override
+    public String optionsPath() {
+        return optionsPath;
+    }
+
+    @Override
+    public Optional<DataSource> dataSource() {
+        return Optional.ofNullable(dataSource);
+    }
+
+    @Override
+    public void keyReleased(String key) {
+        waiters.keyReleased(key);
+    }
+
+    @Override
+    public String toString() {
+        return address() + " (" + identifier + ")";
+    }
+}
