@@ -68,6 +68,16 @@ public interface LockingProvider extends AutoCloseable {
     }
 
     /**
+     * The locks held now (unexpired), for operators: at most {@code limit}, sorted by key, only
+     * {@code owner}'s when it is non-null. Not a snapshot across keys in every store.
+     *
+     * @return empty when this provider cannot list its locks
+     */
+    default Optional<List<HeldLock>> list(String owner, int limit) {
+        return Optional.empty();
+    }
+
+    /**
      * Applies the provider's schema migrations to its store; idempotent.
      *
      * @return one line per migration applied now; empty when the store was up to date

@@ -10,6 +10,7 @@ import dev.locking.api.LockingConfigurationException;
 import dev.locking.api.LockingService;
 import dev.locking.api.UnknownProviderException;
 import dev.locking.spi.AcquireResult;
+import dev.locking.spi.HeldLock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -243,6 +244,21 @@ public final class LockingModule implements LockingService, AutoCloseable {
     public int releaseAll(LockOptions options) {
         Registration registration = route(options);
         return registration.provider().releaseAll(options.owner().orElse(null));
+    }
+
+    /**
+     * The locks held now in the provider {@code options} names (or the default), only those of
+     * its owner when one is set, at most {@code limit}, sorted by key.
+     *
+     * @throws UnsupportedOperationException when that provider cannot list its locks
+     */
+    public List<HeldLock> locks(LockOptions options, int limit) {
+        if (limit < 1) throw new IllegalArgumentException("limit must be 1 or more, was " + limit);
+        Registration registration = route(options);
+        return registration
+                .provider()
+                .list(options.owner().orElse(null), limit)
+                .orElseThrow(() -> new UnsupportedOperationException(registration + " cannot list its locks"));
     }
 
     // ---- routing and lifecycle

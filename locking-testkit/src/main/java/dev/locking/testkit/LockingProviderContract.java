@@ -602,6 +602,42 @@ public abstract class LockingProviderContract {
         assertEquals(2, locking.releaseAll(owner("A")));
     }
 
+    @Test
+    @DisplayName("a provider that lists its locks shows key, owner, expiry and token, filtered by owner")
+    void listedLocksShowKeyOwnerExpiryAndToken() {
+        String a = key("a"), b = key("b"), c = key("c");
+        Lease la = locking.acquire(a, owner("A").expire(Duration.ofSeconds(30)));
+        locking.acquire(b, owner("B"));
+        locking.acquire(c);
+        List<dev.locking.spi.HeldLock> mine;
+        try {
+            mine = locking.locks(owner("A"), 100);
+        } catch (UnsupportedOperationException e) {
+            assertTrue(e.getMessage().contains("cannot list its locks"), e.getMessage());
+            locking.releaseAll(owner("A"));
+            locking.releaseAll(owner("B"));
+            assertTrue(locking.release(c));
+            return; // listing is optional; saying so clearly is the contract
+        }
+        assertEquals(1, mine.size(), mine.toString());
+        assertEquals(a, mine.get(0).key());
+        assertEquals(prefix + "A", mine.get(0).owner());
+        assertEquals(la.fencingToken(a), mine.get(0).fencingToken());
+        assertTrue(mine.get(0).expiresAt() != null);
+        List<dev.locking.spi.HeldLock> all = locking.locks(LockOptions.defaults(), 100_000).stream()
+                .filter(h -> h.key().startsWith(prefix))
+                .toList();
+        assertEquals(
+                List.of(a, b, c),
+                all.stream().map(dev.locking.spi.HeldLock::key).toList());
+        assertEquals(null, all.get(2).owner(), "anonymous");
+        assertEquals(null, all.get(1).expiresAt(), "held until released");
+        assertEquals(1, locking.releaseAll(owner("A")));
+        assertEquals(1, locking.releaseAll(owner("B")));
+        assertTrue(locking.release(c));
+        assertTrue(locking.locks(owner("A"), 10).isEmpty());
+    }
+
     // ------------------------------------------------------------------ bad input
 
     @Test

@@ -2,10 +2,12 @@ package dev.locking.inmemory;
 
 import dev.locking.spi.AcquireRequest;
 import dev.locking.spi.AcquireResult;
+import dev.locking.spi.HeldLock;
 import dev.locking.spi.LockingProvider;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.HashMap;
 import java.util.Iterator;
 import java.util.LinkedHashSet;
@@ -46,6 +48,7 @@ final class InMemoryLockingProvider implements LockingProvider {
         final String key;
         final String owner;
         long expiresAt;
+        long token;
 
         Held(String key, String owner, long expiresAt) {
             this.key = key;
@@ -106,7 +109,8 @@ final class InMemoryLockingProvider implements LockingProvider {
                 scheduleExpiry(held);
             }
             latestExpiry = Math.max(latestExpiry, held.expiresAt);
-            tokens.put(key, ++lastToken);
+            held.token = ++lastToken;
+            tokens.put(key, held.token);
             if (waiter != null) dequeue(key, waiter);
         }
         if (latestExpiry != Long.MAX_VALUE) expiresAtWall = Instant.now().plusNanos(latestExpiry - now);
@@ -224,6 +228,27 @@ final class InMemoryLockingProvider implements LockingProvider {
             }
         }
         freed.forEach(keyReleased);
+    }
+
+    @Override
+    public Optional<List<HeldLock>> list(String owner, int limit) {
+        List<String> freed = new ArrayList<>();
+        List<HeldLock> held = new ArrayList<>();
+        synchronized (this) {
+            long now = System.nanoTime();
+            purgeExpired(now, freed);
+            Instant wallNow = Instant.now();
+            for (Held h : locks.values())
+                if (owner == null || owner.equals(h.owner))
+                    held.add(new HeldLock(
+                            h.key,
+                            h.owner,
+                            h.expiresAt == Long.MAX_VALUE ? null : wallNow.plusNanos(h.expiresAt - now),
+                            h.token));
+        }
+        freed.forEach(keyReleased);
+        held.sort(Comparator.comparing(HeldLock::key));
+        return Optional.of(List.copyOf(held.subList(0, Math.min(limit, held.size()))));
     }
 
     /** Every release, expiry and queue change is signalled directly, so no backstop polling is needed. */
