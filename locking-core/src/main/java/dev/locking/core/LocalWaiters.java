@@ -2,7 +2,6 @@ package dev.locking.core;
 
 import java.util.List;
 import java.util.Map;
-import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedDeque;
 import java.util.concurrent.Semaphore;
@@ -18,7 +17,7 @@ final class LocalWaiters {
 
     /** A parked caller. Signals are counted up to one, so none is lost between attempts. */
     static final class Waiter {
-        final String id = UUID.randomUUID().toString();
+        final String id = Ids.next();
         final List<String> keys;
         private final Semaphore permit = new Semaphore(0);
 

@@ -17,7 +17,6 @@ import java.util.Collection;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.UUID;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -177,7 +176,7 @@ public final class LockingModule implements LockingService, AutoCloseable {
         Duration timeout = options.timeout().orElse(settings.executeTimeout);
         Duration lease = options.expire().orElse(settings.executeExpire);
         // A unique owner per call: two execute calls never share a lock, even with the same owner option.
-        String owner = options.owner().map(o -> o + "/").orElse("execute/") + UUID.randomUUID();
+        String owner = options.owner().map(o -> o + "/").orElse("execute/") + Ids.next();
 
         Registration.Grant grant = registration.acquire(sorted, owner, lease, timeout);
         ExecuteContext context = new ExecuteContext(registration, sorted, owner, lease, grant);

@@ -66,13 +66,16 @@ final class Registration implements ProviderContext {
      * deadline, whichever comes first, then makes one last attempt at the deadline.
      */
     Grant acquire(List<String> keys, String owner, Duration lease, Duration timeout) {
-        if (timeout.isZero()) {
-            long started = System.nanoTime();
-            AcquireResult result = provider.tryAcquire(new AcquireRequest(keys, owner, lease, null));
-            if (result instanceof AcquireResult.Acquired acquired) return new Grant(acquired, started);
-            throw new LockAcquisitionException(((AcquireResult.Blocked) result).key());
-        }
         long deadline = System.nanoTime() + timeout.toNanos();
+        // Uncontended calls take one attempt and never touch the wait queues.
+        long firstStarted = System.nanoTime();
+        AcquireResult first = provider.tryAcquire(new AcquireRequest(keys, owner, lease, null));
+        if (first instanceof AcquireResult.Acquired acquired) return new Grant(acquired, firstStarted);
+        if (timeout.isZero()) throw new LockAcquisitionException(((AcquireResult.Blocked) first).key());
+        return await(keys, owner, lease, deadline);
+    }
+
+    private Grant await(List<String> keys, String owner, Duration lease, long deadline) {
         long pollNanos = provider.pollInterval().map(Duration::toNanos).orElse(Long.MAX_VALUE);
         LocalWaiters.Waiter waiter = waiters.register(keys);
         boolean acquired = false;
