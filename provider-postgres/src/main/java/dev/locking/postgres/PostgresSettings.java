@@ -1,0 +1,234 @@
+package dev.locking.postgres;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigException;
+import com.typesafe.config.ConfigFactory;
+import com.zaxxer.hikari.HikariConfig;
+import dev.locking.api.LockingConfigurationException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Properties;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.regex.Pattern;
+
+/**
+ * The options of one registration, read and checked at once: every problem is reported together,
+ * each under its full key path. Holds the password, so it has no {@code toString} that shows it.
+ */
+final class PostgresSettings {
+
+    enum Notifications {
+        LISTEN,
+        POLL
+    }
+
+    static final Set<String> KEYS = Set.of(
+            "url",
+            "user",
+            "password",
+            "schema",
+            "notifications",
+            "listen-url",
+            "poll-interval",
+            "waiter-expiry",
+            "statement-timeout",
+            "lock-timeout",
+            "pool");
+
+    /** HikariCP properties that would bypass url/user/password or the pool we build. */
+    private static final Set<String> RESERVED_POOL_KEYS =
+            Set.of("jdbcUrl", "username", "password", "dataSourceClassName", "dataSourceJNDI", "driverClassName");
+
+    private static final Pattern SCHEMA = Pattern.compile("[a-z_][a-z0-9_]{0,49}");
+    private static final Pattern URL_SECRET = Pattern.compile("(?i)([?&;][^=&;#]*password=)[^&;#]*");
+    private static final Pattern URL_USERINFO = Pattern.compile("(//[^/:@]*:)[^/@]*@");
+
+    final String url;
+    final String listenUrl;
+    final String user;
+    final String password;
+    final String schema;
+    final Notifications notifications;
+    final Duration pollInterval;
+    final Duration waiterExpiry;
+    final Duration statementTimeout;
+    final Duration lockTimeout;
+    final Properties pool;
+
+    private PostgresSettings(Config c, List<String> problems, String path, boolean hasDataSource) {
+        url = text(c, "url");
+        listenUrl = text(c, "listen-url");
+        user = text(c, "user");
+        password = text(c, "password");
+        schema = text(c, "schema") == null ? "public" : text(c, "schema");
+        if (!SCHEMA.matcher(schema).matches())
+            problems.add(path + ".schema must be a lowercase SQL identifier ([a-z_][a-z0-9_]*, at most 50"
+                    + " characters), was \"" + schema + "\"");
+        if (url == null && !hasDataSource)
+            problems.add(path + ".url is required: set it to the database's JDBC URL"
+                    + " (jdbc:postgresql://host:5432/db), or hand the module a DataSource with"
+                    + " LockingModule.builder().dataSource(\"<id>\", dataSource)");
+        checkJdbcUrl(url, path + ".url", problems);
+        checkJdbcUrl(listenUrl, path + ".listen-url", problems);
+
+        String mode = text(c, "notifications");
+        Notifications parsed = Notifications.LISTEN;
+        if (mode != null) {
+            try {
+                parsed = Notifications.valueOf(mode.toUpperCase(Locale.ROOT));
+            } catch (IllegalArgumentException e) {
+                problems.add(path + ".notifications must be listen or poll, was \"" + mode + "\"");
+            }
+        }
+        notifications = parsed;
+
+        pollInterval = duration(c, "poll-interval", Duration.ofMillis(250), Duration.ofMillis(1), path, problems);
+        waiterExpiry = duration(c, "waiter-expiry", Duration.ofSeconds(3), Duration.ofMillis(1), path, problems);
+        statementTimeout =
+                duration(c, "statement-timeout", Duration.ofSeconds(3), Duration.ofSeconds(1), path, problems);
+        lockTimeout = duration(c, "lock-timeout", Duration.ofSeconds(2), Duration.ofMillis(1), path, problems);
+        if (waiterExpiry.compareTo(pollInterval.multipliedBy(3)) < 0)
+            problems.add(path + ".waiter-expiry must be at least 3 x poll-interval (" + pollInterval.multipliedBy(3)
+                    + "), was " + waiterExpiry + ": live waiters would lose their place in the queue");
+
+        pool = poolProperties(c, path + ".pool", problems);
+    }
+
+    /**
+     * Reads and validates {@code options} (already merged over the jar's reference.conf by core).
+     *
+     * @throws LockingConfigurationException listing every problem
+     */
+    static PostgresSettings parse(Map<String, Object> options, String path, boolean hasDataSource) {
+        List<String> problems = new ArrayList<>();
+        for (String key : new TreeMap<>(options).keySet())
+            if (!KEYS.contains(key))
+                problems.add(path + "." + key + " is not an option of locking-postgres; the options are "
+                        + new java.util.TreeSet<>(KEYS));
+        Config config;
+        try {
+            config = ConfigFactory.parseMap(options, "options of " + path);
+        } catch (ConfigException e) {
+            throw new LockingConfigurationException(path + " cannot be read: " + e.getMessage(), e);
+        }
+        PostgresSettings settings = new PostgresSettings(config, problems, path, hasDataSource);
+        if (!problems.isEmpty()) throw new LockingConfigurationException(problems);
+        return settings;
+    }
+
+    /** The NOTIFY channel of this schema. */
+    String channel() {
+        return "locking_" + schema;
+    }
+
+    /** HikariCP's configuration for the pool this registration opens. */
+    HikariConfig hikariConfig(String registration) {
+        HikariConfig config = new HikariConfig(pool);
+        config.setJdbcUrl(url);
+        if (user != null) config.setUsername(user);
+        if (password != null) config.setPassword(password);
+        if (config.getPoolName() == null) config.setPoolName("locking-" + registration);
+        Properties driver = config.getDataSourceProperties();
+        driver.putIfAbsent("ApplicationName", "dev.locking lp_" + registration);
+        // A dead network must not hang a call forever; the query timeout fires first.
+        driver.putIfAbsent("socketTimeout", String.valueOf(statementTimeout.toSeconds() + 10));
+        driver.putIfAbsent("tcpKeepAlive", "true");
+        return config;
+    }
+
+    /** {@code url} with any password in it replaced, fit for logs and messages. */
+    static String redact(String url) {
+        if (url == null) return null;
+        String masked = URL_SECRET.matcher(url).replaceAll("$1<masked>");
+        return URL_USERINFO.matcher(masked).replaceAll("$1<masked>@");
+    }
+
+    @Override
+    public String toString() {
+        return "PostgresSettings{url=" + redact(url) + ", listenUrl=" + redact(listenUrl) + ", user=" + user
+                + ", password=" + (password == null ? "<none>" : "<masked>") + ", schema=" + schema
+                + ", notifications=" + notifications + ", pollInterval=" + pollInterval + "}";
+    }
+
+    private static void checkJdbcUrl(String url, String key, List<String> problems) {
+        if (url != null && !url.startsWith("jdbc:postgresql:"))
+            problems.add(
+                    key + " must be a PostgreSQL JDBC URL starting with jdbc:postgresql:, was \"" + redact(url) + "\"");
+    }
+
+    private static String text(Config c, String key) {
+        if (!c.hasPath(key)) return null;
+        String value = c.getValue(key).unwrapped().toString().trim();
+        return value.isEmpty() ? null : value;
+    }
+
+    private static Duration duration(
+            Config c, String key, Duration fallback, Duration min, String path, List<String> problems) {
+        if (!c.hasPath(key)) return fallback;
+        try {
+            Duration d = c.getDuration(key);
+            if (d.compareTo(min) < 0) {
+                problems.add(path + "." + key + " must be at least " + min + ", was " + d);
+                return fallback;
+            }
+            return d;
+        } catch (ConfigException e) {
+            problems.add(path + "." + key + " must be a duration such as 250ms or 3s, was \""
+                    + c.getValue(key).unwrapped() + "\"");
+            return fallback;
+        }
+    }
+
+    /**
+     * The {@code pool} subtree flattened to HikariCP property names ({@code dataSource { a = 1 }}
+     * becomes {@code dataSource.a}); each name is tried on a throw-away HikariConfig so that every
+     * unknown one is reported, not only the first.
+     */
+    private static Properties poolProperties(Config c, String path, List<String> problems) {
+        Properties props = new Properties();
+        if (!c.hasPath("pool")) return props;
+        Object raw = c.getValue("pool").unwrapped();
+        if (!(raw instanceof Map<?, ?> map)) {
+            problems.add(path + " must be an object of HikariCP properties");
+            return props;
+        }
+        flatten("", map, props);
+        for (String name :
+                new TreeMap<>(props).keySet().stream().map(Object::toString).toList()) {
+            if (RESERVED_POOL_KEYS.contains(name)) {
+                problems.add(path + "." + name + " is not allowed: set the connection with the provider's url, user"
+                        + " and password options");
+                continue;
+            }
+            Properties one = new Properties();
+            one.setProperty(name, props.getProperty(name));
+            try {
+                new HikariConfig(one);
+            } catch (RuntimeException e) {
+                problems.add(path + "." + name + " is not a valid HikariCP property (" + e.getMessage() + ")");
+            }
+        }
+        if (problems.stream().noneMatch(p -> p.startsWith(path + "."))) {
+            try {
+                HikariConfig probe = new HikariConfig(props);
+                probe.setJdbcUrl("jdbc:postgresql://localhost/probe");
+                probe.validate();
+            } catch (RuntimeException e) {
+                problems.add(path + " is not a valid HikariCP configuration: " + e.getMessage());
+            }
+        }
+        return props;
+    }
+
+    private static void flatten(String prefix, Map<?, ?> map, Properties into) {
+        for (Map.Entry<?, ?> e : map.entrySet()) {
+            String name = prefix + e.getKey();
+            if (e.getValue() instanceof Map<?, ?> nested) flatten(name + ".", nested, into);
+            else if (e.getValue() != null) into.setProperty(name, e.getValue().toString());
+        }
+    }
+}
