@@ -1,0 +1,446 @@
+package dev.locking.redis;
+
+import dev.locking.api.LockingException;
+import dev.locking.spi.AcquireRequest;
+import dev.locking.spi.AcquireResult;
+import dev.locking.spi.LockingProvider;
+import dev.locking.spi.ProviderContext;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Locks in Redis, one Lua script per step. On a standalone server every call is one script in one
+ * round trip, owner index included. On a Redis Cluster the keys of a call are grouped by slot: one
+ * group is one script; several are taken group by group in slot order and rolled back if a later
+ * group is blocked, and the owner index (in its own slot) is updated in a second step.
+ *
+ * <p>See {@link RedisKeys} for the key layout and the scripts next to this class for each step.
+ */
+final class RedisLockingProvider implements LockingProvider {
+    private static final Logger log = LoggerFactory.getLogger(RedisLockingProvider.class);
+    private static final String ANONYMOUS = "a";
+    /** Keys per script call in releaseAll, so that a huge index does not become one huge script run. */
+    private static final int BATCH = 200;
+
+    private final RedisSettings settings;
+    private final String registration;
+    private final RedisKeys keys;
+    private final RedisStore store;
+    private final ReleaseSubscriber subscriber;
+    /** Each waiting caller's ticket, taken once per wait so it keeps its place across attempts. */
+    private final Map<String, Long> tickets = new ConcurrentHashMap<>();
+
+    RedisLockingProvider(RedisSettings settings, ProviderContext context) {
+        this.settings = settings;
+        this.registration = "lp_" + context.registrationId();
+        this.keys = new RedisKeys(settings.namespace);
+        this.store = new RedisStore(settings, registration);
+        this.subscriber = new ReleaseSubscriber(store, keys.channel(), registration, context::keyReleased);
+        log.info(
+                "Redis provider {}: {}, namespace \"{}\", poll interval {} ms",
+                registration,
+                settings.endpoint(),
+                settings.namespace,
+                settings.pollInterval.toMillis());
+    }
+
+    // ---- acquire ---------------------------------------------------------------------------------
+
+    @Override
+    public AcquireResult tryAcquire(AcquireRequest request) {
+        String waiter = request.waiterId();
+        if (waiter != null) subscriber.start();
+        List<List<String>> groups = groups(request.keys());
+        AcquireResult result =
+                groups.size() == 1 ? acquireGroup(request, groups.get(0)) : acquireAcrossSlots(request, groups);
+        if (waiter != null && result instanceof AcquireResult.Acquired) tickets.remove(waiter);
+        return result;
+    }
+
+    /** All keys in one slot (always on a standalone server): one script, one round trip. */
+    private AcquireResult acquireGroup(AcquireRequest request, List<String> group) {
+        String attempt = UUID.randomUUID().toString();
+        boolean indexInScript = !store.cluster();
+        Reply reply = runAcquire(request, group, attempt, true, indexInScript);
+        if (reply.needsTicket()) reply = runAcquire(request, group, attempt, true, indexInScript);
+        if (!reply.acquired()) return reply.blocked(group);
+        if (!indexInScript) {
+            try {
+                addToIndex(request, List.of(group), List.of(reply));
+            } catch (LockingException e) {
+                // The caller is told the acquire failed, so it must not keep the keys either.
+                rollbackQuietly(List.of(group), List.of(reply), e);
+                throw e;
+            }
+        }
+        return reply.acquired(group, null);
+    }
+
+    /**
+     * Keys in several cluster slots: slot groups are taken in ascending slot order, each atomically.
+     * When one is blocked, the groups already taken are rolled back (only keys this call newly took:
+     * a key the owner already held stays held), and a waiter is queued on every key, so the call is
+     * all-or-nothing for its caller. Re-entered keys get the new lease only once every group is in.
+     */
+    private AcquireResult acquireAcrossSlots(AcquireRequest request, List<List<String>> groups) {
+        String attempt = UUID.randomUUID().toString();
+        List<Reply> taken = new ArrayList<>();
+        try {
+            for (List<String> group : groups) {
+                Reply reply = runAcquire(request, group, attempt, false, false);
+                if (!reply.acquired()) {
+                    rollback(groups, taken);
+                    taken.clear();
+                    if (request.waiterId() != null) enqueueEverywhere(request.waiterId(), groups);
+                    return reply.blocked(group);
+                }
+                taken.add(reply);
+            }
+            if (request.lease() != null) {
+                for (int i = 0; i < groups.size(); i++) {
+                    List<String> reentered = taken.get(i).reentered(groups.get(i));
+                    if (!reentered.isEmpty()) renewGroup(reentered, request.owner(), request.lease());
+                }
+            }
+            addToIndex(request, groups, taken);
+        } catch (LockingException e) {
+            rollbackQuietly(groups, taken, e);
+            throw e;
+        }
+        Map<String, Long> tokens = new HashMap<>();
+        Instant expiresAt = null;
+        for (int i = 0; i < groups.size(); i++) {
+            AcquireResult.Acquired part = taken.get(i).acquired(groups.get(i), request.lease());
+            tokens.putAll(part.fencingTokens());
+            if (part.expiresAt() != null
+                    && (expiresAt == null || part.expiresAt().isBefore(expiresAt))) expiresAt = part.expiresAt();
+        }
+        return new AcquireResult.Acquired(tokens, expiresAt);
+    }
+
+    private Reply runAcquire(
+            AcquireRequest request, List<String> group, String attempt, boolean leaseOnReentry, boolean index) {
+        String waiter = request.waiterId();
+        Long ticket = waiter == null ? null : tickets.get(waiter);
+        List<String> recordKeys = new ArrayList<>(group.size() * 4 + 1);
+        for (String key : group) {
+            recordKeys.add(keys.lock(key));
+            recordKeys.add(keys.fence(key));
+            recordKeys.add(keys.queue(key));
+            recordKeys.add(keys.deadlines(key));
+        }
+        if (index) recordKeys.add(keys.ownerIndex(request.owner()));
+        List<String> args = new ArrayList<>(group.size() + 9);
+        args.add(Integer.toString(group.size()));
+        args.add(marker(request.owner()));
+        args.add(request.lease() == null ? "" : Long.toString(request.lease().toMillis()));
+        args.add(waiter == null ? "" : waiter);
+        args.add(ticket == null ? "" : Long.toString(ticket));
+        args.add(Long.toString(settings.waiterExpiry.toMillis()));
+        args.add(attempt);
+        args.add(leaseOnReentry ? "1" : "0");
+        args.add(Long.toString(settings.fencingCounterRetention.toMillis()));
+        args.addAll(group);
+        Reply reply = new Reply(store.eval(LuaScript.ACQUIRE, recordKeys, args));
+        if (reply.needsTicket()) takeTicket(waiter);
+        return reply;
+    }
+
+    /** One counter for the whole store, so that every queue orders two waiters the same way. */
+    private void takeTicket(String waiter) {
+        if (tickets.containsKey(waiter)) return;
+        long ticket = store.call("take a waiter ticket", jedis -> jedis.incr(keys.ticketCounter()));
+        tickets.put(waiter, ticket);
+    }
+
+    private void enqueueEverywhere(String waiter, List<List<String>> groups) {
+        takeTicket(waiter);
+        String ticket = Long.toString(tickets.get(waiter));
+        for (List<String> group : groups) {
+            List<String> recordKeys = new ArrayList<>();
+            for (String key : group) {
+                recordKeys.add(keys.queue(key));
+                recordKeys.add(keys.deadlines(key));
+            }
+            store.eval(
+                    LuaScript.ENQUEUE,
+                    recordKeys,
+                    List.of(
+                            Integer.toString(group.size()),
+                            waiter,
+                            ticket,
+                            Long.toString(settings.waiterExpiry.toMillis())));
+        }
+    }
+
+    private void rollback(List<List<String>> groups, List<Reply> taken) {
+        for (int i = 0; i < taken.size(); i++) {
+            List<String> group = groups.get(i);
+            Reply reply = taken.get(i);
+            List<String> recordKeys = new ArrayList<>();
+            List<String> args = new ArrayList<>();
+            args.add("0");
+            args.add(keys.channel());
+            int n = 0;
+            for (int k = 0; k < group.size(); k++) {
+                if (!reply.isNew(k)) continue;
+                recordKeys.add(keys.lock(group.get(k)));
+                recordKeys.add(keys.queue(group.get(k)));
+                args.add(Long.toString(reply.token(k)));
+                args.add(group.get(k));
+                n++;
+            }
+            if (n == 0) continue;
+            args.set(0, Integer.toString(n));
+            store.eval(LuaScript.ROLLBACK, recordKeys, args);
+        }
+    }
+
+    private void rollbackQuietly(List<List<String>> groups, List<Reply> taken, LockingException cause) {
+        try {
+            rollback(groups, taken);
+        } catch (LockingException e) {
+            cause.addSuppressed(e);
+            log.warn(
+                    "Redis provider {}: could not undo a partly taken cross-slot lock ({}); its keys free themselves"
+                            + " when their lease ends",
+                    registration,
+                    e.getMessage());
+        }
+    }
+
+    /** Cluster only: the owner index lives in its own slot, so it is written after the locks. */
+    private void addToIndex(AcquireRequest request, List<List<String>> groups, List<Reply> replies) {
+        List<String> args = new ArrayList<>();
+        args.add(request.lease() == null ? "-1" : Long.toString(request.lease().toMillis()));
+        for (int i = 0; i < groups.size(); i++) {
+            for (int k = 0; k < groups.get(i).size(); k++) {
+                args.add(groups.get(i).get(k));
+                args.add(Long.toString(replies.get(i).token(k)));
+            }
+        }
+        store.eval(LuaScript.INDEX_ADD, List.of(keys.ownerIndex(request.owner())), args);
+    }
+
+    // ---- release, renew, releaseAll, leaveQueue --------------------------------------------------
+
+    @Override
+    public boolean release(List<String> userKeys, String owner) {
+        return releaseKeys(userKeys, owner, null) == userKeys.size();
+    }
+
+    /**
+     * Frees the keys {@code owner} holds among {@code userKeys}, one script per slot group.
+     *
+     * @param indexTokens the index entries read by releaseAll (cluster: dropped when unchanged); null
+     *     to drop the entries of the keys freed
+     */
+    private int releaseKeys(List<String> userKeys, String owner, Map<String, String> indexTokens) {
+        String marker = marker(owner);
+        String index = keys.ownerIndex(owner);
+        int freed = 0;
+        for (List<String> group : groups(userKeys)) {
+            for (List<String> batch : batches(group)) {
+                List<String> recordKeys = new ArrayList<>(batch.size() * 3 + 1);
+                for (String key : batch) {
+                    recordKeys.add(keys.lock(key));
+                    recordKeys.add(keys.queue(key));
+                    recordKeys.add(keys.deadlines(key));
+                }
+                if (!store.cluster()) recordKeys.add(index);
+                List<String> args = new ArrayList<>(batch.size() + 3);
+                args.add(Integer.toString(batch.size()));
+                args.add(marker);
+                args.add(keys.channel());
+                args.addAll(batch);
+                List<?> reply = store.eval(LuaScript.RELEASE, recordKeys, args);
+                freed += (int) asLong(reply.get(0));
+                if (store.cluster()) {
+                    List<String> stale = new ArrayList<>();
+                    if (indexTokens == null) {
+                        for (int i = 1; i + 1 < reply.size(); i += 2) {
+                            stale.add(batch.get((int) asLong(reply.get(i)) - 1));
+                            stale.add(asString(reply.get(i + 1)));
+                        }
+                    } else {
+                        for (String key : batch) {
+                            stale.add(key);
+                            stale.add(indexTokens.get(key));
+                        }
+                    }
+                    if (!stale.isEmpty()) store.eval(LuaScript.INDEX_REMOVE, List.of(index), stale);
+                }
+            }
+        }
+        return freed;
+    }
+
+    @Override
+    public int releaseAll(String owner) {
+        String index = keys.ownerIndex(owner);
+        Map<String, String> entries = store.call("read the lock index", jedis -> jedis.hgetAll(index));
+        if (entries.isEmpty()) return 0;
+        return releaseKeys(new ArrayList<>(new TreeMap<>(entries).keySet()), owner, entries);
+    }
+
+    @Override
+    public boolean renew(List<String> userKeys, String owner, Duration lease) {
+        boolean all = true;
+        for (List<String> group : groups(userKeys)) all &= renewGroup(group, owner, lease);
+        if (store.cluster() && all)
+            store.eval(LuaScript.INDEX_ADD, List.of(keys.ownerIndex(owner)), List.of(Long.toString(lease.toMillis())));
+        return all;
+    }
+
+    private boolean renewGroup(List<String> group, String owner, Duration lease) {
+        List<String> recordKeys = new ArrayList<>(group.size() + 1);
+        for (String key : group) recordKeys.add(keys.lock(key));
+        if (!store.cluster()) recordKeys.add(keys.ownerIndex(owner));
+        List<?> reply = store.eval(
+                LuaScript.RENEW,
+                recordKeys,
+                List.of(Integer.toString(group.size()), marker(owner), Long.toString(lease.toMillis())));
+        return asLong(reply.get(0)) == 1;
+    }
+
+    @Override
+    public void leaveQueue(List<String> userKeys, String waiterId) {
+        tickets.remove(waiterId);
+        for (List<String> group : groups(userKeys)) {
+            List<String> recordKeys = new ArrayList<>(group.size() * 3);
+            for (String key : group) {
+                recordKeys.add(keys.queue(key));
+                recordKeys.add(keys.deadlines(key));
+                recordKeys.add(keys.lock(key));
+            }
+            List<String> args = new ArrayList<>(group.size() + 3);
+            args.add(Integer.toString(group.size()));
+            args.add(waiterId);
+            args.add(keys.channel());
+            args.addAll(group);
+            store.eval(LuaScript.LEAVE_QUEUE, recordKeys, args);
+        }
+    }
+
+    @Override
+    public Optional<Duration> pollInterval() {
+        return Optional.of(settings.pollInterval);
+    }
+
+    @Override
+    public void close() {
+        subscriber.close();
+        store.close();
+    }
+
+    @Override
+    public String toString() {
+        return "RedisLockingProvider{" + registration + ", " + settings.endpoint() + ", namespace=" + settings.namespace
+                + "}";
+    }
+
+    // ---- helpers ---------------------------------------------------------------------------------
+
+    RedisKeys keys() {
+        return keys;
+    }
+
+    ReleaseSubscriber subscriber() {
+        return subscriber;
+    }
+
+    /** Owners and anonymous locks never compare equal: an owner's marker always starts with "o:". */
+    private static String marker(String owner) {
+        return owner == null ? ANONYMOUS : "o:" + owner;
+    }
+
+    /** The keys by cluster slot, in ascending slot order; one group on a standalone server. */
+    private List<List<String>> groups(List<String> userKeys) {
+        if (!store.cluster()) return List.of(userKeys);
+        TreeMap<Integer, List<String>> bySlot = new TreeMap<>();
+        for (String key : userKeys)
+            bySlot.computeIfAbsent(keys.slot(key), slot -> new ArrayList<>()).add(key);
+        return new ArrayList<>(bySlot.values());
+    }
+
+    private static List<List<String>> batches(List<String> group) {
+        if (group.size() <= BATCH) return List.of(group);
+        List<List<String>> batches = new ArrayList<>();
+        for (int i = 0; i < group.size(); i += BATCH) batches.add(group.subList(i, Math.min(group.size(), i + BATCH)));
+        return batches;
+    }
+
+    static long asLong(Object value) {
+        if (value instanceof Number number) return number.longValue();
+        if (value instanceof byte[] bytes) return Long.parseLong(new String(bytes, StandardCharsets.UTF_8));
+        return Long.parseLong(String.valueOf(value));
+    }
+
+    static String asString(Object value) {
+        if (value instanceof byte[] bytes) return new String(bytes, StandardCharsets.UTF_8);
+        return String.valueOf(value);
+    }
+
+    /** What acquire.lua answered for one slot group. */
+    private static final class Reply {
+        private final List<?> values;
+
+        Reply(List<?> values) {
+            this.values = values;
+        }
+
+        boolean acquired() {
+            return asLong(values.get(0)) == 1;
+        }
+
+        boolean needsTicket() {
+            return !acquired() && asLong(values.get(4)) == 1;
+        }
+
+        long token(int index) {
+            return asLong(values.get(3 + 2 * index));
+        }
+
+        boolean isNew(int index) {
+            return asLong(values.get(4 + 2 * index)) == 1;
+        }
+
+        List<String> reentered(List<String> group) {
+            List<String> reentered = new ArrayList<>();
+            for (int k = 0; k < group.size(); k++) if (!isNew(k)) reentered.add(group.get(k));
+            return reentered;
+        }
+
+        /**
+         * @param leaseApplied the lease a later step set on re-entered keys; null when this reply is
+         *     the whole truth
+         */
+        AcquireResult.Acquired acquired(List<String> group, Duration leaseApplied) {
+            Map<String, Long> tokens = new HashMap<>();
+            for (int k = 0; k < group.size(); k++) tokens.put(group.get(k), token(k));
+            long now = asLong(values.get(1));
+            long remaining = asLong(values.get(2));
+            if (leaseApplied != null) remaining = leaseApplied.toMillis();
+            return new AcquireResult.Acquired(tokens, remaining < 0 ? null : Instant.ofEpochMilli(now + remaining));
+        }
+
+        AcquireResult.Blocked blocked(List<String> group) {
+            String key = group.get((int) asLong(values.get(1)) - 1);
+            long remaining = asLong(values.get(2));
+            String head = asString(values.get(3));
+            return new AcquireResult.Blocked(
+                    key, remaining >= 0 ? Duration.ofMillis(remaining) : null, head.isEmpty() ? null : head);
+        }
+    }
+}

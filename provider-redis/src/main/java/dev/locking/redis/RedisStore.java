@@ -1,0 +1,198 @@
+package dev.locking.redis;
+
+import dev.locking.api.LockingException;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.function.Function;
+import redis.clients.jedis.ConnectionPool;
+import redis.clients.jedis.ConnectionPoolConfig;
+import redis.clients.jedis.DefaultJedisClientConfig;
+import redis.clients.jedis.HostAndPort;
+import redis.clients.jedis.JedisClientConfig;
+import redis.clients.jedis.RedisClient;
+import redis.clients.jedis.RedisClusterClient;
+import redis.clients.jedis.SslOptions;
+import redis.clients.jedis.UnifiedJedis;
+import redis.clients.jedis.exceptions.JedisAccessControlException;
+import redis.clients.jedis.exceptions.JedisConnectionException;
+import redis.clients.jedis.exceptions.JedisDataException;
+import redis.clients.jedis.exceptions.JedisException;
+import redis.clients.jedis.exceptions.JedisNoScriptException;
+
+/**
+ * One pooled Jedis client per registration, for a standalone server or a Redis Cluster, and the
+ * rules every call follows: scripts run by SHA and are loaded on NOSCRIPT, a connection the server
+ * dropped is retried once on a fresh one, and whatever still fails becomes a {@link
+ * LockingException} that names the registration, the endpoint (never the credentials) and what to
+ * check.
+ */
+final class RedisStore implements AutoCloseable {
+
+    private final RedisSettings settings;
+    private final String registration;
+    private final String clientName;
+    private final Object lock = new Object();
+    private volatile UnifiedJedis client;
+    private boolean closed;
+
+    RedisStore(RedisSettings settings, String registration) {
+        this.settings = settings;
+        this.registration = registration;
+        // CLIENT SETNAME takes no spaces or newlines; the name lets operators find our connections.
+        this.clientName = "locking:" + registration.replaceAll("[^A-Za-z0-9_.:\\-]", "_");
+    }
+
+    boolean cluster() {
+        return settings.cluster();
+    }
+
+    String clientName() {
+        return clientName;
+    }
+
+    JedisClientConfig clientConfig(String name) {
+        DefaultJedisClientConfig.Builder config = DefaultJedisClientConfig.builder()
+                .resp2()
+                .connectionTimeoutMillis((int) settings.connectTimeout.toMillis())
+                .socketTimeoutMillis((int) settings.socketTimeout.toMillis())
+                .clientName(name);
+        // TLS with the JVM's trust store and host name verification (javax.net.ssl.* properties).
+        if (settings.ssl) config.sslOptions(SslOptions.defaults());
+        if (settings.user != null) config.user(settings.user);
+        if (settings.password != null) config.password(settings.password);
+        if (!settings.cluster()) config.database(settings.database);
+        return config.build();
+    }
+
+    private UnifiedJedis client() {
+        UnifiedJedis current = client;
+        if (current != null) return current;
+        synchronized (lock) {
+            if (closed) throw new LockingException("Redis provider " + registration + " is closed");
+            if (client == null) client = open();
+            return client;
+        }
+    }
+
+    /** A cluster client reads the topology when built, so it is built on first use, not at start-up. */
+    private UnifiedJedis open() {
+        ConnectionPoolConfig pool = new ConnectionPoolConfig();
+        pool.setMaxTotal(settings.poolMaxTotal);
+        pool.setMaxIdle(settings.poolMaxIdle);
+        pool.setMinIdle(settings.poolMinIdle);
+        pool.setMaxWait(settings.poolMaxWait);
+        pool.setJmxEnabled(false);
+        if (!settings.cluster())
+            return RedisClient.builder()
+                    .hostAndPort(settings.server)
+                    .clientConfig(clientConfig(clientName))
+                    .poolConfig(pool)
+                    .build();
+        return RedisClusterClient.builder()
+                .nodes(new HashSet<>(settings.clusterNodes))
+                .clientConfig(clientConfig(clientName))
+                .poolConfig(pool)
+                .maxAttempts(settings.clusterMaxAttempts)
+                .build();
+    }
+
+    /**
+     * Runs {@code script} by its SHA on the server that owns {@code keys}, all in one slot.
+     *
+     * @return the script's table, or its single value as a one-element list
+     */
+    List<?> eval(LuaScript script, List<String> keys, List<String> args) {
+        return call("run " + script.name(), jedis -> {
+            Object reply;
+            try {
+                reply = jedis.evalsha(script.sha(), keys, args);
+            } catch (JedisNoScriptException e) {
+                // Scripts are cached per server and lost on restart, failover and SCRIPT FLUSH.
+                jedis.scriptLoad(script.source(), keys.get(0));
+                reply = jedis.evalsha(script.sha(), keys, args);
+            }
+            return reply instanceof List<?> list ? list : java.util.Collections.singletonList(reply);
+        });
+    }
+
+    /**
+     * Runs {@code operation}. A connection the server closed while it sat idle in the pool (CLIENT
+     * KILL, restart, idle timeout) only shows on first use, and its pool mates are likely closed too:
+     * drop the idle ones and try once more. Every script is safe to repeat (see acquire.lua).
+     */
+    <T> T call(String what, Function<UnifiedJedis, T> operation) {
+        try {
+            return operation.apply(client());
+        } catch (JedisConnectionException first) {
+            clearIdleConnections();
+            try {
+                return operation.apply(client());
+            } catch (JedisException e) {
+                e.addSuppressed(first);
+                throw failure(what, e);
+            }
+        } catch (JedisException e) {
+            throw failure(what, e);
+        }
+    }
+
+    private void clearIdleConnections() {
+        UnifiedJedis current = client;
+        try {
+            if (current instanceof RedisClient standalone) standalone.getPool().clear();
+            else if (current instanceof RedisClusterClient clustered)
+                clustered.getClusterNodes().values().forEach(ConnectionPool::clear);
+        } catch (RuntimeException e) {
+            // Nothing to drop, or the pool is closing: the retry reports the real problem.
+        }
+    }
+
+    private LockingException failure(String what, JedisException e) {
+        String reason;
+        String next;
+        if (e instanceof JedisAccessControlException) {
+            reason = "authentication failed (" + e.getMessage() + ")";
+            next = "check user and password (or the credentials in url) in the options of " + registration;
+        } else if (e instanceof JedisDataException) {
+            reason = "Redis answered an error (" + e.getMessage() + ")";
+            next = "check that nothing else writes keys under the provider's namespace \"" + settings.namespace
+                    + "\" and that the server accepts writes";
+        } else {
+            reason = "cannot reach it (" + e.getMessage() + ")";
+            next = "check that Redis is running and reachable from here, and the url or cluster-nodes option of "
+                    + registration;
+        }
+        return new LockingException(
+                "Redis provider " + registration + " could not " + what + " at " + settings.endpoint() + ": " + reason
+                        + "; " + next + ".",
+                e);
+    }
+
+    /** Where a subscriber may connect: the server, or every known cluster node. */
+    List<HostAndPort> nodes() {
+        if (!settings.cluster()) return List.of(settings.server);
+        List<HostAndPort> nodes = new ArrayList<>();
+        UnifiedJedis current = client;
+        if (current instanceof RedisClusterClient clustered) {
+            try {
+                clustered.getClusterNodes().keySet().forEach(node -> nodes.add(HostAndPort.from(node)));
+            } catch (RuntimeException e) {
+                // The topology is being refreshed; the seed nodes will do.
+            }
+        }
+        for (HostAndPort seed : settings.clusterNodes) if (!nodes.contains(seed)) nodes.add(seed);
+        return nodes;
+    }
+
+    @Override
+    public void close() {
+        UnifiedJedis current;
+        synchronized (lock) {
+            closed = true;
+            current = client;
+            client = null;
+        }
+        if (current != null) current.close();
+    }
+}
