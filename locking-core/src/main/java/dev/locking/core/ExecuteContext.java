@@ -53,7 +53,7 @@ final class ExecuteContext implements LockContext, Runnable {
         try {
             boolean held = registration.provider().renew(keys, owner, lease);
             if (ended) return;
-            if (held) validUntilNanos = started + lease.toNanos();
+            if (held && lostReason == null) validUntilNanos = started + lease.toNanos();
             else lose("a renewal found the lock released, expired or taken by another owner");
         } catch (RuntimeException e) {
             if (ended) return;
@@ -103,8 +103,12 @@ final class ExecuteContext implements LockContext, Runnable {
         return Tokens.of(tokens, key);
     }
 
+    /** Latches: once the lease is seen to have run out, a late renewal does not make it valid again. */
     @Override
     public boolean isLost() {
-        return lostReason != null || System.nanoTime() - validUntilNanos >= 0;
+        if (lostReason != null) return true;
+        if (System.nanoTime() - validUntilNanos < 0) return false;
+        lose("the lease ran out before a renewal confirmed it");
+        return true;
     }
 }

@@ -2,6 +2,7 @@ package dev.locking.core;
 
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedDeque;
 import java.util.concurrent.Semaphore;
@@ -20,6 +21,8 @@ final class LocalWaiters {
         final String id = Ids.next();
         final List<String> keys;
         private final Semaphore permit = new Semaphore(0);
+        /** The keys whose release woke this waiter since its last attempt. */
+        private final Set<String> signalledKeys = ConcurrentHashMap.newKeySet();
 
         Waiter(List<String> keys) {
             this.keys = keys;
@@ -27,6 +30,18 @@ final class LocalWaiters {
 
         void signal() {
             if (permit.availablePermits() == 0) permit.release();
+        }
+
+        void signal(String key) {
+            signalledKeys.add(key);
+            signal();
+        }
+
+        List<String> takeSignalledKeys() {
+            if (signalledKeys.isEmpty()) return List.of();
+            List<String> taken = List.copyOf(signalledKeys);
+            signalledKeys.removeAll(taken);
+            return taken;
         }
 
         void await(long nanos) throws InterruptedException {
@@ -60,7 +75,21 @@ final class LocalWaiters {
         ConcurrentLinkedDeque<Waiter> queue = byKey.get(key);
         if (queue == null) return;
         Waiter first = queue.peekFirst();
-        if (first != null) first.signal();
+        if (first != null) first.signal(key);
+    }
+
+    /** Wakes the local waiter after {@code from} for {@code key}, if any. */
+    void passOn(String key, Waiter from) {
+        ConcurrentLinkedDeque<Waiter> queue = byKey.get(key);
+        if (queue == null) return;
+        boolean seen = false;
+        for (Waiter w : queue) {
+            if (seen) {
+                w.signal(key);
+                return;
+            }
+            seen = w == from;
+        }
     }
 
     /** Wakes the waiter with this id if it is parked in this process. */

@@ -69,7 +69,7 @@ final class Registration implements ProviderContext {
         long deadline = System.nanoTime() + timeout.toNanos();
         // Uncontended calls take one attempt and never touch the wait queues.
         long firstStarted = System.nanoTime();
-        AcquireResult first = provider.tryAcquire(new AcquireRequest(keys, owner, lease, null));
+        AcquireResult first = provider.tryAcquire(new AcquireRequest(keys, owner, lease, null, budget(deadline)));
         if (first instanceof AcquireResult.Acquired acquired) return new Grant(acquired, firstStarted);
         if (timeout.isZero()) throw new LockAcquisitionException(((AcquireResult.Blocked) first).key());
         return await(keys, owner, lease, deadline);
@@ -82,13 +82,19 @@ final class Registration implements ProviderContext {
         try {
             while (true) {
                 long started = System.nanoTime();
-                AcquireResult result = provider.tryAcquire(new AcquireRequest(keys, owner, lease, waiter.id));
+                AcquireResult result =
+                        provider.tryAcquire(new AcquireRequest(keys, owner, lease, waiter.id, budget(deadline)));
                 if (result instanceof AcquireResult.Acquired granted) {
                     acquired = true;
                     return new Grant(granted, started);
                 }
                 AcquireResult.Blocked blocked = (AcquireResult.Blocked) result;
                 if (blocked.aheadWaiterId() != null) waiters.wake(blocked.aheadWaiterId());
+                // A release this waiter was woken for but could not use (it is blocked on another
+                // key) may be the turn of a later local waiter: the store's queue order and the
+                // local arrival order can differ, so pass the wake on rather than lose it.
+                for (String key : waiter.takeSignalledKeys())
+                    if (!key.equals(blocked.key())) waiters.passOn(key, waiter);
                 long remaining = deadline - System.nanoTime();
                 if (remaining <= 0) throw new LockTimeoutException(blocked.key());
                 long park = Math.min(remaining, pollNanos);
@@ -116,6 +122,10 @@ final class Registration implements ProviderContext {
                 keys.forEach(waiters::keyReleased);
             }
         }
+    }
+
+    private static Duration budget(long deadline) {
+        return Duration.ofNanos(Math.max(0, deadline - System.nanoTime()));
     }
 
     int parkedWaiters() {

@@ -97,7 +97,8 @@ final class InMemoryLockingProvider implements LockingProvider {
         long expiresAt =
                 request.lease() == null ? Long.MAX_VALUE : now + request.lease().toNanos();
         Instant expiresAtWall = null;
-        long latestExpiry = Long.MIN_VALUE;
+        // The grant lasts as long as its shortest lease: a key held until released does not extend another's.
+        long earliestExpiry = Long.MAX_VALUE;
         for (String key : request.keys()) {
             Held held = locks.get(key);
             if (held == null) {
@@ -108,12 +109,12 @@ final class InMemoryLockingProvider implements LockingProvider {
                 held.expiresAt = expiresAt;
                 scheduleExpiry(held);
             }
-            latestExpiry = Math.max(latestExpiry, held.expiresAt);
+            earliestExpiry = Math.min(earliestExpiry, held.expiresAt);
             held.token = ++lastToken;
             tokens.put(key, held.token);
             if (waiter != null) dequeue(key, waiter);
         }
-        if (latestExpiry != Long.MAX_VALUE) expiresAtWall = Instant.now().plusNanos(latestExpiry - now);
+        if (earliestExpiry != Long.MAX_VALUE) expiresAtWall = Instant.now().plusNanos(earliestExpiry - now);
         return new AcquireResult.Acquired(tokens, expiresAtWall);
     }
 
