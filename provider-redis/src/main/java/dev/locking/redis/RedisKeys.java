@@ -60,6 +60,47 @@ final class RedisKeys {
         return namespace + "released";
     }
 
+    /**
+     * A SCAN MATCH pattern for every lock record of this namespace and nothing else: the namespace
+     * taken literally (it may hold glob characters), then kind {@code l} and the first character of
+     * a body form, so that a namespace that merely starts like ours plus {@code "l"} is not matched.
+     */
+    String lockPattern() {
+        return glob(namespace) + "l[:{#]*";
+    }
+
+    /**
+     * The user key whose lock record is {@code record}, or null when {@code record} is not one of
+     * this namespace's lock records. Exact: the key is accepted only if it maps back to {@code
+     * record}, so a look-alike written by someone else is never taken for a lock.
+     */
+    String keyOfLock(String record) {
+        String prefix = namespace + 'l';
+        if (!record.startsWith(prefix) || record.length() < prefix.length() + 2) return null;
+        String body = record.substring(prefix.length());
+        String key =
+                switch (body.charAt(0)) {
+                    case ':' -> body.substring(1);
+                    case '{' -> body.endsWith("}") ? body.substring(1, body.length() - 1) : null;
+                    case '#' -> body.startsWith("#{") && body.indexOf('}') > 2
+                            ? body.substring(body.indexOf('}') + 1)
+                            : null;
+                    default -> null;
+                };
+        return key != null && !key.isEmpty() && lock(key).equals(record) ? key : null;
+    }
+
+    /** {@code text} as a Redis glob that matches only itself: the glob characters escaped. */
+    static String glob(String text) {
+        StringBuilder pattern = new StringBuilder(text.length() + 8);
+        for (int i = 0; i < text.length(); i++) {
+            char c = text.charAt(i);
+            if (c == '*' || c == '?' || c == '[' || c == ']' || c == '\\') pattern.append('\\');
+            pattern.append(c);
+        }
+        return pattern.toString();
+    }
+
     /** The cluster slot of every record of {@code key}. */
     int slot(String key) {
         return JedisClusterCRC16.getSlot(lock(key));

@@ -3,17 +3,20 @@ package dev.locking.redis;
 import dev.locking.api.LockingException;
 import dev.locking.spi.AcquireRequest;
 import dev.locking.spi.AcquireResult;
+import dev.locking.spi.HeldLock;
 import dev.locking.spi.LockingProvider;
 import dev.locking.spi.ProviderContext;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
+import java.util.TreeSet;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import org.slf4j.Logger;
@@ -331,6 +334,79 @@ final class RedisLockingProvider implements LockingProvider {
             args.addAll(group);
             store.eval(LuaScript.LEAVE_QUEUE, recordKeys, args);
         }
+    }
+
+    // ---- list ------------------------------------------------------------------------------------
+
+    /**
+     * An owner's locks come from its index (never a SCAN of the keyspace); all locks from a SCAN of
+     * this namespace's lock records, on every master of a cluster. Either way the candidates are
+     * only hints: each lock is read again, owner, token and lease in one script, and kept only if it
+     * is held now (and by {@code owner}, when given). Sorted as core sorts keys ({@link
+     * String#compareTo}), read in that order until {@code limit} are found.
+     */
+    @Override
+    public Optional<List<HeldLock>> list(String owner, int limit) {
+        Collection<String> candidates = owner == null ? scannedKeys() : indexedKeys(owner);
+        List<String> sorted = new ArrayList<>(new TreeSet<>(candidates));
+        List<HeldLock> held = new ArrayList<>();
+        int chunk = Math.max(1, Math.min(BATCH, limit));
+        for (int i = 0; i < sorted.size() && held.size() < limit; i += chunk)
+            held.addAll(readLocks(sorted.subList(i, Math.min(sorted.size(), i + chunk)), owner));
+        return Optional.of(List.copyOf(held.subList(0, Math.min(limit, held.size()))));
+    }
+
+    private Collection<String> scannedKeys() {
+        List<String> found = new ArrayList<>();
+        for (String record : store.scan(keys.lockPattern())) {
+            String key = keys.keyOfLock(record);
+            if (key != null) found.add(key);
+        }
+        return found;
+    }
+
+    private Collection<String> indexedKeys(String owner) {
+        String index = keys.ownerIndex(owner);
+        return store.call("read the lock index", jedis -> jedis.hkeys(index));
+    }
+
+    /** The locks among {@code userKeys} held now (by {@code owner} when non-null), in their order. */
+    private List<HeldLock> readLocks(List<String> userKeys, String owner) {
+        Map<String, HeldLock> found = new HashMap<>();
+        for (List<String> group : groups(userKeys)) {
+            List<String> recordKeys = new ArrayList<>(group.size());
+            for (String key : group) recordKeys.add(keys.lock(key));
+            List<?> reply = store.eval(LuaScript.LIST, recordKeys, List.of());
+            long now = asLong(reply.get(0));
+            for (int k = 0; k < group.size(); k++) {
+                HeldLock lock = heldLock(
+                        group.get(k),
+                        asString(reply.get(1 + 3 * k)),
+                        asString(reply.get(2 + 3 * k)),
+                        asLong(reply.get(3 + 3 * k)),
+                        now);
+                if (lock != null && (owner == null || owner.equals(lock.owner()))) found.put(group.get(k), lock);
+            }
+        }
+        List<HeldLock> inOrder = new ArrayList<>(found.size());
+        for (String key : userKeys) if (found.containsKey(key)) inOrder.add(found.get(key));
+        return inOrder;
+    }
+
+    /** What list.lua read for one key, or null when it is not a lock held now. */
+    private static HeldLock heldLock(String key, String marker, String token, long remaining, long now) {
+        if (remaining == -2 || token.isEmpty()) return null;
+        String owner;
+        if (marker.equals(ANONYMOUS)) owner = null;
+        else if (marker.startsWith("o:")) owner = marker.substring(2);
+        else return null;
+        long fencingToken;
+        try {
+            fencingToken = Long.parseLong(token);
+        } catch (NumberFormatException e) {
+            return null; // not written by acquire.lua
+        }
+        return new HeldLock(key, owner, remaining < 0 ? null : Instant.ofEpochMilli(now + remaining), fencingToken);
     }
 
     @Override

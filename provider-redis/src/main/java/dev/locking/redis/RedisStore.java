@@ -3,22 +3,32 @@ package dev.locking.redis;
 import dev.locking.api.LockingException;
 import java.util.ArrayList;
 import java.util.HashSet;
+import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.BiFunction;
 import java.util.function.Function;
+import redis.clients.jedis.Connection;
 import redis.clients.jedis.ConnectionPool;
 import redis.clients.jedis.ConnectionPoolConfig;
 import redis.clients.jedis.DefaultJedisClientConfig;
 import redis.clients.jedis.HostAndPort;
+import redis.clients.jedis.Jedis;
 import redis.clients.jedis.JedisClientConfig;
+import redis.clients.jedis.Protocol;
 import redis.clients.jedis.RedisClient;
 import redis.clients.jedis.RedisClusterClient;
 import redis.clients.jedis.SslOptions;
 import redis.clients.jedis.UnifiedJedis;
 import redis.clients.jedis.exceptions.JedisAccessControlException;
+import redis.clients.jedis.exceptions.JedisClusterOperationException;
 import redis.clients.jedis.exceptions.JedisConnectionException;
 import redis.clients.jedis.exceptions.JedisDataException;
 import redis.clients.jedis.exceptions.JedisException;
 import redis.clients.jedis.exceptions.JedisNoScriptException;
+import redis.clients.jedis.params.ScanParams;
+import redis.clients.jedis.resps.ScanResult;
 
 /**
  * One pooled Jedis client per registration, for a standalone server or a Redis Cluster, and the
@@ -114,6 +124,82 @@ final class RedisStore implements AutoCloseable {
             }
             return reply instanceof List<?> list ? list : java.util.Collections.singletonList(reply);
         });
+    }
+
+    /**
+     * Every key matching the glob {@code pattern}, by SCAN (never KEYS, which blocks the server
+     * while it walks the whole keyspace). On a cluster, every master is scanned: the masters are
+     * read from CLUSTER SLOTS, so a replica is never scanned twice over and a master the client has
+     * not met yet is not missed. A key may be missed or seen twice while slots move; the caller
+     * reads each key again anyway.
+     */
+    Set<String> scan(String pattern) {
+        return call("scan the namespace for locks", client -> {
+            Set<String> found = new HashSet<>();
+            if (client instanceof RedisClusterClient clustered) {
+                for (HostAndPort master : masters(clustered)) {
+                    try (Jedis node = connect(clustered, master)) {
+                        scanNode(node::scan, pattern, found);
+                    }
+                }
+            } else {
+                scanNode(client::scan, pattern, found);
+            }
+            return found;
+        });
+    }
+
+    private static void scanNode(
+            BiFunction<String, ScanParams, ScanResult<String>> scan, String pattern, Set<String> found) {
+        ScanParams params = new ScanParams().match(pattern).count(1000);
+        String cursor = ScanParams.SCAN_POINTER_START;
+        ScanResult<String> page;
+        do {
+            page = scan.apply(cursor, params);
+            found.addAll(page.getResult());
+            cursor = page.getCursor();
+        } while (!page.isCompleteIteration());
+    }
+
+    /** The masters that serve the cluster's slots, asked of the first node that answers. */
+    private static Set<HostAndPort> masters(RedisClusterClient clustered) {
+        JedisException last = null;
+        for (Map.Entry<String, ConnectionPool> node :
+                clustered.getClusterNodes().entrySet()) {
+            List<?> ranges;
+            try (Jedis jedis = new Jedis(node.getValue().getResource())) {
+                // Raw CLUSTER SLOTS (Jedis deprecates its wrapper): Redis 6 has no CLUSTER SHARDS.
+                ranges = (List<?>) jedis.sendCommand(Protocol.Command.CLUSTER, "SLOTS");
+            } catch (JedisException e) {
+                last = e;
+                continue;
+            }
+            Set<HostAndPort> masters = new LinkedHashSet<>();
+            long covered = 0;
+            for (Object range : ranges) {
+                List<?> entry = (List<?>) range;
+                covered += RedisLockingProvider.asLong(entry.get(1)) - RedisLockingProvider.asLong(entry.get(0)) + 1;
+                List<?> master = (List<?>) entry.get(2);
+                String host = RedisLockingProvider.asString(master.get(0));
+                // "" or "?" is an endpoint the node does not know for itself: take the host we reached.
+                if (host.isEmpty() || host.equals("?"))
+                    host = HostAndPort.from(node.getKey()).getHost();
+                masters.add(new HostAndPort(host, (int) RedisLockingProvider.asLong(master.get(1))));
+            }
+            // A listing that silently leaves out the locks of a master that is down would mislead.
+            if (covered < 16384)
+                throw new JedisClusterOperationException(
+                        "only " + covered + " of 16384 slots have a master (CLUSTER SLOTS at " + node.getKey()
+                                + "); wait for the cluster to recover");
+            return masters;
+        }
+        throw last != null ? last : new JedisClusterOperationException("no cluster node is known");
+    }
+
+    /** A connection to {@code master}: from the client's pool, or of its own for a node it has not met. */
+    private Jedis connect(RedisClusterClient clustered, HostAndPort master) {
+        ConnectionPool pool = clustered.getClusterNodes().get(master.toString());
+        return new Jedis(pool != null ? pool.getResource() : new Connection(master, clientConfig(clientName)));
     }
 
     /**

@@ -161,4 +161,56 @@ class RedisClusterProviderTest {
             assertTrue(provider.release(List.of(key), "C"));
         }
     }
+
+    @Test
+    void listFindsTheLocksOfEveryMaster() {
+        RedisClusterServer cluster = RedisClusterServer.shared();
+        try (RedisLockingProvider provider = context(cluster).open()) {
+            RedisKeys keys = provider.keys();
+            // Keys until every master holds at least two, with glob characters and every body form.
+            java.util.Map<HostAndPort, Integer> perMaster = new java.util.HashMap<>();
+            java.util.TreeSet<String> all = new java.util.TreeSet<>();
+            for (int i = 0; perMaster.size() < cluster.masters().size() || perMaster.containsValue(1); i++) {
+                String key =
+                        switch (i % 3) {
+                            case 0 -> "*k" + i + "?";
+                            case 1 -> "{t" + i + "}:[x]";
+                            default -> "a}" + i;
+                        };
+                all.add(key);
+                perMaster.merge(masterOf(cluster, keys.lock(key)), 1, Integer::sum);
+            }
+            List<String> sorted = List.copyOf(all);
+            List<String> owned = sorted.subList(0, sorted.size() / 2);
+            List<String> anonymous = sorted.subList(sorted.size() / 2, sorted.size());
+            assertInstanceOf(
+                    AcquireResult.Acquired.class,
+                    provider.tryAcquire(new AcquireRequest(owned, "A", Duration.ofSeconds(30), null)));
+            assertInstanceOf(
+                    AcquireResult.Acquired.class, provider.tryAcquire(new AcquireRequest(anonymous, null, null, null)));
+
+            List<dev.locking.spi.HeldLock> listed = provider.list(null, 10_000).orElseThrow();
+            assertEquals(
+                    sorted, listed.stream().map(dev.locking.spi.HeldLock::key).toList(), "every master's locks");
+            for (dev.locking.spi.HeldLock lock : listed) {
+                boolean isOwned = owned.contains(lock.key());
+                assertEquals(isOwned ? "A" : null, lock.owner(), lock.key());
+                assertEquals(isOwned, lock.expiresAt() != null, lock.key());
+            }
+            assertEquals(
+                    owned,
+                    provider.list("A", 10_000).orElseThrow().stream()
+                            .map(dev.locking.spi.HeldLock::key)
+                            .toList());
+            assertEquals(
+                    sorted.subList(0, 3),
+                    provider.list(null, 3).orElseThrow().stream()
+                            .map(dev.locking.spi.HeldLock::key)
+                            .toList());
+
+            assertEquals(owned.size(), provider.releaseAll("A"));
+            assertEquals(anonymous.size(), provider.releaseAll(null));
+            assertEquals(List.of(), provider.list(null, 10).orElseThrow());
+        }
+    }
 }

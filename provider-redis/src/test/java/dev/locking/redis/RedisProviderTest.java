@@ -9,10 +9,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.locking.spi.AcquireRequest;
 import dev.locking.spi.AcquireResult;
+import dev.locking.spi.HeldLock;
 import dev.locking.testkit.servers.RedisServer;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -300,5 +302,184 @@ class RedisProviderTest {
         assertTrue(killed >= 1, "the provider's pooled connection was found and killed");
         blocked(provider.tryAcquire(take(List.of("c"), "B")));
         assertTrue(provider.release(List.of("c"), "A"));
+    }
+
+    // ---- list ------------------------------------------------------------------------------------
+
+    private static List<String> keysOf(List<HeldLock> locks) {
+        return locks.stream().map(HeldLock::key).toList();
+    }
+
+    private List<HeldLock> listed(RedisLockingProvider p, String owner) {
+        return p.list(owner, 10_000).orElseThrow();
+    }
+
+    @Test
+    void listShowsKeysWithGlobCharactersAndBracesExactly() {
+        // Every body form of the layout (":K", "{K}", "#{slot}K"), glob characters, look-alikes of
+        // the layout itself, and characters outside ASCII.
+        List<String> userKeys = List.of(
+                "*",
+                "?",
+                "[a-z]",
+                "[",
+                "]",
+                "\\",
+                "\\*",
+                "a*b?c",
+                "{order-42}:a",
+                "x:{order-42}:b",
+                "item_1",
+                "a}b",
+                "{}y",
+                "}x",
+                "{",
+                "{a{b}",
+                "#{1}x",
+                "l{x}",
+                ":k",
+                "#",
+                "ü*😀",
+                "\n\t \"'");
+        Map<String, Long> tokens = new LinkedHashMap<>();
+        Map<String, String> owners = new LinkedHashMap<>();
+        for (int i = 0; i < userKeys.size(); i++) {
+            String key = userKeys.get(i);
+            // Owner "a" is stored as "o:a", anonymous as "a": they must not be confused.
+            String owner = i % 3 == 0 ? null : i % 3 == 1 ? "a" : "o:x";
+            Duration lease = i % 2 == 0 ? Duration.ofSeconds(30) : null;
+            tokens.put(
+                    key,
+                    acquired(provider.tryAcquire(new AcquireRequest(List.of(key), owner, lease, null)))
+                            .fencingTokens()
+                            .get(key));
+            owners.put(key, owner);
+        }
+
+        Instant before = Instant.now();
+        List<HeldLock> all = listed(provider, null);
+        assertEquals(new ArrayList<>(new TreeSet<>(userKeys)), keysOf(all), "every key, exactly, sorted");
+        for (HeldLock lock : all) {
+            assertEquals(owners.get(lock.key()), lock.owner(), lock.key());
+            assertEquals(tokens.get(lock.key()), lock.fencingToken(), lock.key());
+            if (userKeys.indexOf(lock.key()) % 2 == 0) {
+                assertNotNull(lock.expiresAt(), lock.key());
+                assertTrue(
+                        lock.expiresAt().isAfter(before.plusSeconds(20))
+                                && lock.expiresAt().isBefore(before.plusSeconds(40)),
+                        lock.key() + " " + lock.expiresAt());
+            } else {
+                assertNull(lock.expiresAt(), lock.key() + " is held until released");
+            }
+        }
+        for (String owner : List.of("a", "o:x")) {
+            List<String> expected = userKeys.stream()
+                    .filter(k -> owner.equals(owners.get(k)))
+                    .sorted()
+                    .toList();
+            List<HeldLock> mine = listed(provider, owner);
+            assertEquals(expected, keysOf(mine), owner);
+            mine.forEach(lock -> assertEquals(owner, lock.owner()));
+        }
+        assertEquals(List.of(), listed(provider, "nobody"));
+
+        assertEquals(
+                userKeys.size(), provider.releaseAll(null) + provider.releaseAll("a") + provider.releaseAll("o:x"));
+        assertEquals(List.of(), listed(provider, null));
+    }
+
+    @Test
+    void listNeverShowsAnotherNamespacesLocksEvenOneThatLooksLikeOurs() {
+        String base = RedisServer.namespace(RedisProviderTest.class);
+        // Glob characters in our namespace: matched literally, not as a pattern.
+        String ours = base + "a*b?[c]\\d:";
+        RedisLockingProvider mine = another(ours);
+        List<RedisLockingProvider> lookalikes = List.of(
+                another(base + "aXbYcd:"), // what "a*b?[c]\d:" would match as a glob
+                another(base + "a*b?[c]\\d:l"), // ours followed by the lock kind "l"
+                another(base + "a*b?[c]\\d:l#"), // ... and a body marker
+                another(base + "a*b?[c]\\d"), // ours without its last character
+                another(base)); // a prefix of ours
+        acquired(mine.tryAcquire(take(List.of("k", "{t}:k", "a}b"), "A")));
+        for (RedisLockingProvider other : lookalikes)
+            acquired(other.tryAcquire(take(List.of("k", "{t}:k", "a}b", "l{k}", "other"), "A")));
+        // Data under our namespace that acquire did not write is no lock either.
+        raw.set(ours + "l{string}", "not a hash");
+        raw.hset(ours + "l{no-owner}", "t", "12");
+        raw.hset(ours + "l{bad-marker}", Map.of("o", "x", "t", "12"));
+        raw.hset(ours + "l:bad-form", Map.of("o", "a", "t", "12")); // ":" form without a hash tag
+        raw.hset(ours + "lx{k}", Map.of("o", "a", "t", "12"));
+
+        assertEquals(List.of("a}b", "k", "{t}:k"), keysOf(listed(mine, null)));
+        assertEquals(List.of("a}b", "k", "{t}:k"), keysOf(listed(mine, "A")));
+        for (RedisLockingProvider other : lookalikes)
+            assertEquals(List.of("a}b", "k", "l{k}", "other", "{t}:k"), keysOf(listed(other, null)), other.toString());
+
+        assertEquals(3, mine.releaseAll("A"));
+        for (RedisLockingProvider other : lookalikes) assertEquals(5, other.releaseAll("A"));
+        raw.del(ours + "l{string}", ours + "l{no-owner}", ours + "l{bad-marker}", ours + "l:bad-form", ours + "lx{k}");
+    }
+
+    @Test
+    void expiredLocksAreNotListed() throws InterruptedException {
+        acquired(provider.tryAcquire(new AcquireRequest(List.of("short"), "A", Duration.ofMillis(100), null)));
+        acquired(provider.tryAcquire(new AcquireRequest(List.of("short-anon"), null, Duration.ofMillis(100), null)));
+        acquired(provider.tryAcquire(new AcquireRequest(List.of("long"), "A", Duration.ofSeconds(30), null)));
+        assertEquals(List.of("long", "short", "short-anon"), keysOf(listed(provider, null)));
+        Thread.sleep(250);
+        assertEquals(List.of("long"), keysOf(listed(provider, null)));
+        assertEquals(List.of("long"), keysOf(listed(provider, "A")), "the index still names short; the lock is gone");
+        assertTrue(provider.release(List.of("long"), "A"));
+    }
+
+    @Test
+    void listHonoursTheLimitInKeyOrderSkippingExpiredLocks() throws InterruptedException {
+        List<String> all = new ArrayList<>();
+        for (int i = 0; i < 25; i++) all.add(String.format("k%02d", i));
+        // The first five expire: the listing must read on to still fill its limit.
+        acquired(provider.tryAcquire(new AcquireRequest(all.subList(0, 5), "A", Duration.ofMillis(100), null)));
+        acquired(provider.tryAcquire(take(all.subList(5, 15), "A")));
+        acquired(provider.tryAcquire(take(all.subList(15, 25), "B")));
+        Thread.sleep(250);
+        assertEquals(all.subList(5, 8), keysOf(provider.list(null, 3).orElseThrow()));
+        assertEquals(all.subList(5, 6), keysOf(provider.list("A", 1).orElseThrow()));
+        assertEquals(all.subList(15, 19), keysOf(provider.list("B", 4).orElseThrow()));
+        assertEquals(all.subList(5, 25), keysOf(provider.list(null, 100).orElseThrow()));
+        assertEquals(10, provider.releaseAll("A"));
+        assertEquals(10, provider.releaseAll("B"));
+    }
+
+    @Test
+    void anOwnersListingReadsItsIndexAndChecksEachLock() {
+        acquired(provider.tryAcquire(take(List.of("mine", "also-mine"), "A")));
+        acquired(provider.tryAcquire(take(List.of("theirs"), "B")));
+        // A stale or tampered index entry naming another owner's key is not listed as A's.
+        raw.hset(provider.keys().ownerIndex("A"), "theirs", "1");
+        assertEquals(List.of("also-mine", "mine"), keysOf(listed(provider, "A")));
+        // The index is the only source for one owner (no SCAN of the keyspace): without it, nothing.
+        raw.del(provider.keys().ownerIndex("A"));
+        assertEquals(List.of(), listed(provider, "A"));
+        assertEquals(List.of("also-mine", "mine", "theirs"), keysOf(listed(provider, null)), "a SCAN finds them");
+        assertTrue(provider.release(List.of("also-mine", "mine"), "A"));
+        assertTrue(provider.release(List.of("theirs"), "B"));
+    }
+
+    @Test
+    void listedLockRecordsDecodeBackToTheirKeys() {
+        RedisKeys keys = provider.keys();
+        for (String key : List.of("item_1", "{order-42}:a", "}x", "{}y", "a}b{c", "{", "{a{b}", "#{1}x", "*[?]\\"))
+            assertEquals(key, keys.keyOfLock(keys.lock(key)), key);
+        for (String record : List.of(
+                namespace + "l",
+                namespace + "l{",
+                namespace + "l{}",
+                namespace + "l:",
+                namespace + "l:plain",
+                namespace + "l#{1}x",
+                namespace + "l#x",
+                namespace + "f{item_1}",
+                namespace + "ll{item_1}",
+                "other:l{item_1}")) assertNull(keys.keyOfLock(record), record);
+        assertEquals("a\\*b\\?\\[c\\]\\\\d:", RedisKeys.glob("a*b?[c]\\d:"));
     }
 }
