@@ -21,10 +21,21 @@ import java.util.Optional;
  * per store, so that queues never disagree on the order of two waiters (that is what keeps
  * opposite key orders from deadlocking). A key is granted to a waiting caller only when it is free
  * and the caller is the first live waiter in its queue; a caller without {@code waiterId} never
- * jumps a queue. Core retries a waiter at least every {@link #pollInterval()}, so a provider may
- * drop a queue entry not refreshed by an attempt for a few poll intervals (its process died).
+ * jumps a queue.
+ *
+ * <p>Queue entries of a process that died must not block a queue for long, so a provider may drop
+ * an entry that was not refreshed for a few poll intervals. Core refreshes every waiter parked in
+ * this process at least every {@link #pollInterval()}: with one {@link #refreshWaiters} call for
+ * all of them where the provider supports it, else by an attempt of each. With bulk refresh, only
+ * the first waiter of a key in each process retries every poll interval (the backstop for a lost
+ * notification); the others are woken by releases and retry on their own only every {@value
+ * #SAFETY_RETRY_POLLS} poll intervals, so a thousand waiters on one key cost one statement per
+ * interval instead of a thousand.
  */
 public interface LockingProvider extends AutoCloseable {
+
+    /** With bulk refresh, a waiter that is not first in its process retries this many poll intervals apart. */
+    int SAFETY_RETRY_POLLS = 16;
 
     /**
      * One atomic attempt to take all {@code request.keys()}; never waits for a held key.
@@ -58,6 +69,17 @@ public interface LockingProvider extends AutoCloseable {
 
     /** Removes a waiter that gave up from the queues of {@code keys}; a no-op for keys it is not in. */
     void leaveQueue(List<String> keys, String waiterId);
+
+    /**
+     * Keeps the queue entries of these parked waiters alive, all in one call, without trying to
+     * grant them anything.
+     *
+     * @return false when this provider has no bulk refresh (core then refreshes each waiter by an
+     *     attempt every poll interval); true once the entries are refreshed
+     */
+    default boolean refreshWaiters(java.util.Collection<String> waiterIds) {
+        return false;
+    }
 
     /**
      * The longest a waiter may park before core tries again: the backstop for a notification that

@@ -78,6 +78,15 @@ final class LocalWaiters {
         if (first != null) first.signal(key);
     }
 
+    /** True when {@code waiter} is the first local waiter of at least one of its keys. */
+    boolean isFirstOfAnyKey(Waiter waiter) {
+        for (String key : waiter.keys) {
+            ConcurrentLinkedDeque<Waiter> queue = byKey.get(key);
+            if (queue != null && queue.peekFirst() == waiter) return true;
+        }
+        return false;
+    }
+
     /** Wakes the local waiter after {@code from} for {@code key}, if any. */
     void passOn(String key, Waiter from) {
         ConcurrentLinkedDeque<Waiter> queue = byKey.get(key);
@@ -96,6 +105,11 @@ final class LocalWaiters {
     void wake(String waiterId) {
         Waiter waiter = byId.get(waiterId);
         if (waiter != null) waiter.signal();
+    }
+
+    /** The ids of every waiter parked now. */
+    List<String> ids() {
+        return List.copyOf(byId.keySet());
     }
 
     int size() {

@@ -19,6 +19,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import javax.sql.DataSource;
 import org.slf4j.Logger;
@@ -68,6 +69,11 @@ public final class LockingModule implements LockingService, AutoCloseable {
 
         this.scheduler = new ScheduledThreadPoolExecutor(settings.renewalThreads, daemonThreads());
         scheduler.setRemoveOnCancelPolicy(true);
+        for (Registration r : registrations)
+            r.provider().pollInterval().ifPresent(poll -> {
+                long nanos = Math.max(1, poll.toNanos());
+                scheduler.scheduleWithFixedDelay(r::refreshParkedWaiters, nanos, nanos, TimeUnit.NANOSECONDS);
+            });
         if (settings.migrateOnStart) migrate();
     }
 

@@ -30,6 +30,8 @@ final class Registration implements ProviderContext {
     private DataSource dataSource;
     private final LocalWaiters waiters = new LocalWaiters();
     private LockingProvider provider;
+    /** Whether the provider refreshes parked waiters in bulk (asked with an empty list at start). */
+    private volatile boolean bulkRefresh = true;
 
     Registration(String id, String identifier, String description, String optionsPath, Map<String, Object> options) {
         this.id = id;
@@ -47,6 +49,7 @@ final class Registration implements ProviderContext {
     void open(LockingProviderFactory factory) {
         provider = factory.create(this);
         if (provider == null) throw new IllegalStateException(factory.getClass().getName() + ".create returned null");
+        bulkRefresh = provider.pollInterval().isPresent() && provider.refreshWaiters(List.of());
     }
 
     LockingProvider provider() {
@@ -97,7 +100,10 @@ final class Registration implements ProviderContext {
                     if (!key.equals(blocked.key())) waiters.passOn(key, waiter);
                 long remaining = deadline - System.nanoTime();
                 if (remaining <= 0) throw new LockTimeoutException(blocked.key());
-                long park = Math.min(remaining, pollNanos);
+                // The first local waiter of a key polls as the backstop for a lost notification;
+                // the rest are kept in their queues by the bulk refresh, and retry rarely.
+                long poll = !bulkRefresh || waiters.isFirstOfAnyKey(waiter) ? pollNanos : safetyRetryNanos(pollNanos);
+                long park = Math.min(remaining, poll);
                 if (blocked.retryAfter() != null)
                     park = Math.min(
                             park, Math.max(MIN_PARK_NANOS, blocked.retryAfter().toNanos()));
@@ -121,6 +127,31 @@ final class Registration implements ProviderContext {
                 // A signal this waiter took and did not use belongs to the next one in line.
                 keys.forEach(waiters::keyReleased);
             }
+        }
+    }
+
+    private static long safetyRetryNanos(long pollNanos) {
+        if (pollNanos == Long.MAX_VALUE) return pollNanos;
+        long retry = pollNanos * LockingProvider.SAFETY_RETRY_POLLS;
+        return retry - java.util.concurrent.ThreadLocalRandom.current().nextLong(retry / 4 + 1);
+    }
+
+    /**
+     * Keeps every waiter parked in this process in its queues with one call; runs on the module's
+     * scheduler every poll interval. Turns itself off for a provider without bulk refresh.
+     */
+    void refreshParkedWaiters() {
+        if (!bulkRefresh) return;
+        List<String> ids = waiters.ids();
+        if (ids.isEmpty()) return;
+        try {
+            if (!provider.refreshWaiters(ids)) bulkRefresh = false;
+        } catch (RuntimeException e) {
+            log.debug(
+                    "Refreshing {} parked waiters of {} failed; their next attempts refresh them",
+                    ids.size(),
+                    address(),
+                    e);
         }
     }
 
