@@ -72,12 +72,15 @@ public interface LockingProvider extends AutoCloseable {
 
     /**
      * Keeps the queue entries of these parked waiters alive, all in one call, without trying to
-     * grant them anything.
+     * grant them anything. Core asks once with an empty map at start to learn whether it is
+     * supported.
+     *
+     * @param keysByWaiterId each parked waiter's id and the keys it waits for
      *
      * @return false when this provider has no bulk refresh (core then refreshes each waiter by an
      *     attempt every poll interval); true once the entries are refreshed
      */
-    default boolean refreshWaiters(java.util.Collection<String> waiterIds) {
+    default boolean refreshWaiters(java.util.Map<String, List<String>> keysByWaiterId) {
         return false;
     }
 

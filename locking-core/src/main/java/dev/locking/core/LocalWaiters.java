@@ -107,9 +107,11 @@ final class LocalWaiters {
         if (waiter != null) waiter.signal();
     }
 
-    /** The ids of every waiter parked now. */
-    List<String> ids() {
-        return List.copyOf(byId.keySet());
+    /** Every waiter parked now, by id, with its keys. */
+    Map<String, List<String>> keysByWaiterId() {
+        Map<String, List<String>> snapshot = new java.util.HashMap<>();
+        byId.forEach((id, waiter) -> snapshot.put(id, waiter.keys));
+        return snapshot;
     }
 
     int size() {

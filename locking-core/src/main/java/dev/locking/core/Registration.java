@@ -49,7 +49,7 @@ final class Registration implements ProviderContext {
     void open(LockingProviderFactory factory) {
         provider = factory.create(this);
         if (provider == null) throw new IllegalStateException(factory.getClass().getName() + ".create returned null");
-        bulkRefresh = provider.pollInterval().isPresent() && provider.refreshWaiters(List.of());
+        bulkRefresh = provider.pollInterval().isPresent() && provider.refreshWaiters(Map.of());
     }
 
     LockingProvider provider() {
@@ -142,14 +142,14 @@ final class Registration implements ProviderContext {
      */
     void refreshParkedWaiters() {
         if (!bulkRefresh) return;
-        List<String> ids = waiters.ids();
-        if (ids.isEmpty()) return;
+        Map<String, List<String>> parked = waiters.keysByWaiterId();
+        if (parked.isEmpty()) return;
         try {
-            if (!provider.refreshWaiters(ids)) bulkRefresh = false;
+            if (!provider.refreshWaiters(parked)) bulkRefresh = false;
         } catch (RuntimeException e) {
             log.debug(
                     "Refreshing {} parked waiters of {} failed; their next attempts refresh them",
-                    ids.size(),
+                    parked.size(),
                     address(),
                     e);
         }
