@@ -65,25 +65,27 @@ final class RedisLockingProvider implements LockingProvider {
         String waiter = request.waiterId();
         if (waiter != null) subscriber.start();
         List<List<String>> groups = groups(request.keys());
-        AcquireResult result =
-                groups.size() == 1 ? acquireGroup(request, groups.get(0)) : acquireAcrossSlots(request, groups);
+        Long deadline = RedisStore.deadline(request.budget());
+        AcquireResult result = groups.size() == 1
+                ? acquireGroup(request, groups.get(0), deadline)
+                : acquireAcrossSlots(request, groups, deadline);
         if (waiter != null && result instanceof AcquireResult.Acquired) tickets.remove(waiter);
         return result;
     }
 
     /** All keys in one slot (always on a standalone server): one script, one round trip. */
-    private AcquireResult acquireGroup(AcquireRequest request, List<String> group) {
+    private AcquireResult acquireGroup(AcquireRequest request, List<String> group, Long deadline) {
         String attempt = UUID.randomUUID().toString();
         boolean indexInScript = !store.cluster();
-        Reply reply = runAcquire(request, group, attempt, true, indexInScript);
-        if (reply.needsTicket()) reply = runAcquire(request, group, attempt, true, indexInScript);
+        Reply reply = runAcquire(request, group, attempt, true, indexInScript, deadline);
+        if (reply.needsTicket()) reply = runAcquire(request, group, attempt, true, indexInScript, deadline);
         if (!reply.acquired()) return reply.blocked(group);
         if (!indexInScript) {
             try {
                 addToIndex(request, List.of(group), List.of(reply));
             } catch (LockingException e) {
                 // The caller is told the acquire failed, so it must not keep the keys either.
-                rollbackQuietly(List.of(group), List.of(reply), e);
+                rollbackQuietly(request, List.of(group), List.of(reply), e);
                 throw e;
             }
         }
@@ -94,18 +96,19 @@ final class RedisLockingProvider implements LockingProvider {
      * Keys in several cluster slots: slot groups are taken in ascending slot order, each atomically.
      * When one is blocked, the groups already taken are rolled back (only keys this call newly took:
      * a key the owner already held stays held), and a waiter is queued on every key, so the call is
-     * all-or-nothing for its caller. Re-entered keys get the new lease only once every group is in.
+     * all-or-nothing for its caller. Re-entered keys get the new lease only once every group is in;
+     * a re-entered key whose lease ran out meanwhile (a slow later group) fails the call like a
+     * blocked key, since another owner may already hold it. A waiter stays queued, with its ticket,
+     * on every key throughout: a rollback puts it back in the same step that frees the key.
      */
-    private AcquireResult acquireAcrossSlots(AcquireRequest request, List<List<String>> groups) {
+    private AcquireResult acquireAcrossSlots(AcquireRequest request, List<List<String>> groups, Long deadline) {
         String attempt = UUID.randomUUID().toString();
         List<Reply> taken = new ArrayList<>();
         try {
             for (List<String> group : groups) {
-                Reply reply = runAcquire(request, group, attempt, false, false);
+                Reply reply = runAcquire(request, group, attempt, false, false, deadline);
                 if (!reply.acquired()) {
-                    rollback(groups, taken);
-                    taken.clear();
-                    if (request.waiterId() != null) enqueueEverywhere(request.waiterId(), groups);
+                    undo(request, groups, taken);
                     return reply.blocked(group);
                 }
                 taken.add(reply);
@@ -113,12 +116,19 @@ final class RedisLockingProvider implements LockingProvider {
             if (request.lease() != null) {
                 for (int i = 0; i < groups.size(); i++) {
                     List<String> reentered = taken.get(i).reentered(groups.get(i));
-                    if (!reentered.isEmpty()) renewGroup(reentered, request.owner(), request.lease());
+                    if (reentered.isEmpty()) continue;
+                    String lost = renewReentered(reentered, request.owner(), request.lease());
+                    if (lost != null) {
+                        // Its old lease ended before the new one could be set: the owner does not
+                        // hold it now, so the call must not report it held until now + lease.
+                        undo(request, groups, taken);
+                        return new AcquireResult.Blocked(lost, Duration.ZERO, null);
+                    }
                 }
             }
             addToIndex(request, groups, taken);
         } catch (LockingException e) {
-            rollbackQuietly(groups, taken, e);
+            rollbackQuietly(request, groups, taken, e);
             throw e;
         }
         Map<String, Long> tokens = new HashMap<>();
@@ -132,8 +142,32 @@ final class RedisLockingProvider implements LockingProvider {
         return new AcquireResult.Acquired(tokens, expiresAt);
     }
 
+    /** Rolls back what this call took and queues a waiter on every key: the call is blocked. */
+    private void undo(AcquireRequest request, List<List<String>> groups, List<Reply> taken) {
+        rollback(request, groups, taken);
+        taken.clear();
+        if (request.waiterId() != null) enqueueEverywhere(request.waiterId(), groups);
+    }
+
+    /** Sets the lease of keys the owner held before the call; the first one it no longer holds, or null. */
+    private String renewReentered(List<String> group, String owner, Duration lease) {
+        List<String> recordKeys = new ArrayList<>(group.size());
+        for (String key : group) recordKeys.add(keys.lock(key));
+        List<?> reply = store.eval(
+                LuaScript.RENEW,
+                recordKeys,
+                List.of(Integer.toString(group.size()), marker(owner), Long.toString(lease.toMillis())));
+        if (asLong(reply.get(0)) == 1) return null;
+        return group.get((int) asLong(reply.get(2)) - 1);
+    }
+
     private Reply runAcquire(
-            AcquireRequest request, List<String> group, String attempt, boolean leaseOnReentry, boolean index) {
+            AcquireRequest request,
+            List<String> group,
+            String attempt,
+            boolean leaseOnReentry,
+            boolean index,
+            Long deadline) {
         String waiter = request.waiterId();
         Long ticket = waiter == null ? null : tickets.get(waiter);
         List<String> recordKeys = new ArrayList<>(group.size() * 4 + 1);
@@ -155,7 +189,7 @@ final class RedisLockingProvider implements LockingProvider {
         args.add(leaseOnReentry ? "1" : "0");
         args.add(Long.toString(settings.fencingCounterRetention.toMillis()));
         args.addAll(group);
-        Reply reply = new Reply(store.eval(LuaScript.ACQUIRE, recordKeys, args));
+        Reply reply = new Reply(store.eval(LuaScript.ACQUIRE, recordKeys, args, deadline));
         if (reply.needsTicket()) takeTicket(waiter);
         return reply;
     }
@@ -187,7 +221,14 @@ final class RedisLockingProvider implements LockingProvider {
         }
     }
 
-    private void rollback(List<List<String>> groups, List<Reply> taken) {
+    /**
+     * Frees the keys this call newly took in the groups of {@code taken} (token-checked), and puts a
+     * waiter back in their queues with its ticket in the same step: the grant dequeued it.
+     */
+    private void rollback(AcquireRequest request, List<List<String>> groups, List<Reply> taken) {
+        String waiter = request.waiterId();
+        Long ticket = waiter == null ? null : tickets.get(waiter);
+        boolean requeue = ticket != null;
         for (int i = 0; i < taken.size(); i++) {
             List<String> group = groups.get(i);
             Reply reply = taken.get(i);
@@ -195,12 +236,17 @@ final class RedisLockingProvider implements LockingProvider {
             List<String> args = new ArrayList<>();
             args.add("0");
             args.add(keys.channel());
+            args.add(requeue ? waiter : "");
+            args.add(requeue ? Long.toString(ticket) : "");
+            args.add(Long.toString(settings.waiterExpiry.toMillis()));
             int n = 0;
             for (int k = 0; k < group.size(); k++) {
-                if (!reply.isNew(k)) continue;
+                boolean isNew = reply.isNew(k);
+                if (!isNew && !requeue) continue;
                 recordKeys.add(keys.lock(group.get(k)));
                 recordKeys.add(keys.queue(group.get(k)));
-                args.add(Long.toString(reply.token(k)));
+                recordKeys.add(keys.deadlines(group.get(k)));
+                args.add(isNew ? Long.toString(reply.token(k)) : "");
                 args.add(group.get(k));
                 n++;
             }
@@ -210,9 +256,10 @@ final class RedisLockingProvider implements LockingProvider {
         }
     }
 
-    private void rollbackQuietly(List<List<String>> groups, List<Reply> taken, LockingException cause) {
+    private void rollbackQuietly(
+            AcquireRequest request, List<List<String>> groups, List<Reply> taken, LockingException cause) {
         try {
-            rollback(groups, taken);
+            rollback(request, groups, taken);
         } catch (LockingException e) {
             cause.addSuppressed(e);
             log.warn(
@@ -434,6 +481,10 @@ final class RedisLockingProvider implements LockingProvider {
 
     ReleaseSubscriber subscriber() {
         return subscriber;
+    }
+
+    RedisStore store() {
+        return store;
     }
 
     /** Owners and anonymous locks never compare equal: an owner's marker always starts with "o:". */

@@ -1,14 +1,20 @@
 package dev.locking.redis;
 
 import dev.locking.api.LockingException;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.NoSuchElementException;
 import java.util.Set;
+import java.util.concurrent.TimeUnit;
 import java.util.function.BiFunction;
+import java.util.function.Consumer;
 import java.util.function.Function;
+import redis.clients.jedis.ClusterCommandObjects;
+import redis.clients.jedis.CommandArguments;
 import redis.clients.jedis.Connection;
 import redis.clients.jedis.ConnectionPool;
 import redis.clients.jedis.ConnectionPoolConfig;
@@ -19,7 +25,9 @@ import redis.clients.jedis.JedisClientConfig;
 import redis.clients.jedis.Protocol;
 import redis.clients.jedis.RedisClient;
 import redis.clients.jedis.RedisClusterClient;
+import redis.clients.jedis.RedisProtocol;
 import redis.clients.jedis.SslOptions;
+import redis.clients.jedis.StaticCommandFlagsRegistry;
 import redis.clients.jedis.UnifiedJedis;
 import redis.clients.jedis.exceptions.JedisAccessControlException;
 import redis.clients.jedis.exceptions.JedisClusterOperationException;
@@ -27,7 +35,10 @@ import redis.clients.jedis.exceptions.JedisConnectionException;
 import redis.clients.jedis.exceptions.JedisDataException;
 import redis.clients.jedis.exceptions.JedisException;
 import redis.clients.jedis.exceptions.JedisNoScriptException;
+import redis.clients.jedis.executors.ClusterCommandExecutor;
 import redis.clients.jedis.params.ScanParams;
+import redis.clients.jedis.providers.ClusterConnectionProvider;
+import redis.clients.jedis.providers.PooledConnectionProvider;
 import redis.clients.jedis.resps.ScanResult;
 
 /**
@@ -36,15 +47,38 @@ import redis.clients.jedis.resps.ScanResult;
  * dropped is retried once on a fresh one, and whatever still fails becomes a {@link
  * LockingException} that names the registration, the endpoint (never the credentials) and what to
  * check.
+ *
+ * <h2>Calls bounded by a deadline</h2>
+ *
+ * A call given a deadline ({@link #eval(LuaScript, List, List, Long)}) waits for a pooled connection
+ * only until then (never longer than {@code pool.max-wait}), and on a cluster its redirections and
+ * retries stop then too. Not bounded: a script already sent is waited for up to {@code
+ * socket-timeout} (giving up on it could leave a lock taken behind the caller's back), a new
+ * connection takes up to {@code connect-timeout}, and the one retry of a call whose connection
+ * broke (it replays a lost reply) always happens.
  */
 final class RedisStore implements AutoCloseable {
+    /** What a deadline adds to an attempt's budget: a zero budget still gets a round trip. */
+    static final Duration GRACE = Duration.ofMillis(100);
+
+    private static final ClusterCommandObjects COMMANDS = new ClusterCommandObjects(RedisProtocol.RESP2);
 
     private final RedisSettings settings;
     private final String registration;
     private final String clientName;
     private final Object lock = new Object();
+    /** The deadline (System.nanoTime()) of the bounded call running on this thread, if any. */
+    private final ThreadLocal<Long> deadlines = new ThreadLocal<>();
+
     private volatile UnifiedJedis client;
+    private volatile ClusterConnectionProvider clusterProvider;
     private boolean closed;
+
+    /**
+     * Test seam: runs after the first try of a call answered, with what the call did. A {@link
+     * JedisConnectionException} it throws is handled as a reply lost on its way back.
+     */
+    volatile Consumer<String> afterReply = what -> {};
 
     RedisStore(RedisSettings settings, String registration) {
         this.settings = settings;
@@ -93,18 +127,151 @@ final class RedisStore implements AutoCloseable {
         pool.setMinIdle(settings.poolMinIdle);
         pool.setMaxWait(settings.poolMaxWait);
         pool.setJmxEnabled(false);
+        JedisClientConfig config = clientConfig(clientName);
         if (!settings.cluster())
             return RedisClient.builder()
                     .hostAndPort(settings.server)
-                    .clientConfig(clientConfig(clientName))
+                    .clientConfig(config)
                     .poolConfig(pool)
+                    .connectionProvider(new BoundedPooledProvider(settings.server, config, pool))
                     .build();
-        return RedisClusterClient.builder()
-                .nodes(new HashSet<>(settings.clusterNodes))
-                .clientConfig(clientConfig(clientName))
-                .poolConfig(pool)
-                .maxAttempts(settings.clusterMaxAttempts)
-                .build();
+        BoundedClusterProvider provider =
+                new BoundedClusterProvider(new HashSet<>(settings.clusterNodes), config, pool);
+        try {
+            RedisClusterClient built = RedisClusterClient.builder()
+                    .nodes(new HashSet<>(settings.clusterNodes))
+                    .clientConfig(config)
+                    .poolConfig(pool)
+                    .maxAttempts(settings.clusterMaxAttempts)
+                    .connectionProvider(provider)
+                    .build();
+            clusterProvider = provider;
+            return built;
+        } catch (RuntimeException e) {
+            provider.close();
+            throw e;
+        }
+    }
+
+    /** The deadline of an attempt with {@code budget} left; null for an unbounded one. */
+    static Long deadline(Duration budget) {
+        if (budget == null) return null;
+        long nanos = budget.compareTo(Duration.ofDays(1)) > 0
+                ? TimeUnit.DAYS.toNanos(1)
+                : budget.plus(GRACE).toNanos();
+        return System.nanoTime() + nanos;
+    }
+
+    /**
+     * {@link #eval(LuaScript, List, List)} bounded by {@code deadline} (see the class comment);
+     * unbounded when it is null.
+     */
+    List<?> eval(LuaScript script, List<String> keys, List<String> args, Long deadline) {
+        if (deadline == null) return eval(script, keys, args);
+        Long outer = deadlines.get();
+        deadlines.set(deadline);
+        try {
+            return call("run " + script.name(), jedis -> {
+                ClusterConnectionProvider provider = clusterProvider;
+                if (provider == null) return evalOn(jedis, script, keys, args);
+                // Jedis's own cluster executor, with the retries' total duration cut to the deadline.
+                ClusterCommandExecutor executor = new ClusterCommandExecutor(
+                        provider,
+                        settings.clusterMaxAttempts,
+                        Duration.ofNanos(Math.max(TimeUnit.MILLISECONDS.toNanos(1), deadline - System.nanoTime())),
+                        StaticCommandFlagsRegistry.registry());
+                Object reply;
+                try {
+                    reply = executor.executeCommand(COMMANDS.evalsha(script.sha(), keys, args));
+                } catch (JedisNoScriptException e) {
+                    jedis.scriptLoad(script.source(), keys.get(0));
+                    reply = executor.executeCommand(COMMANDS.evalsha(script.sha(), keys, args));
+                }
+                return asList(reply);
+            });
+        } finally {
+            if (outer == null) deadlines.remove();
+            else deadlines.set(outer);
+        }
+    }
+
+    /**
+     * A pooled connection, waiting for one no longer than the deadline of the bounded call on this
+     * thread (nor than {@code pool.max-wait}); null when no bounded call runs here.
+     */
+    private Connection borrowBounded(ConnectionPool pool) {
+        Long deadline = deadlines.get();
+        if (deadline == null) return null;
+        long waitMillis = Math.min(
+                settings.poolMaxWait.toMillis(),
+                Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime())));
+        Connection connection;
+        try {
+            connection = pool.borrowObject(Duration.ofMillis(waitMillis));
+        } catch (NoSuchElementException e) {
+            if (e.getCause() == null)
+                throw new PoolBusyException(
+                        "no pooled connection came free within the attempt's time (" + waitMillis
+                                + " ms; pool.max-total is " + settings.poolMaxTotal + ")",
+                        e);
+            throw new JedisException("Could not get a resource from the pool", e);
+        } catch (JedisException e) {
+            throw e;
+        } catch (Exception e) {
+            throw new JedisConnectionException("Could not get a resource from the pool", e);
+        }
+        connection.setHandlingPool(pool);
+        return connection;
+    }
+
+    /** No pooled connection came free before a bounded call's deadline. */
+    private static final class PoolBusyException extends JedisException {
+        private static final long serialVersionUID = 1L;
+
+        PoolBusyException(String message, Throwable cause) {
+            super(message, cause);
+        }
+    }
+
+    /** A standalone server's pool, whose borrowing honours a bounded call's deadline. */
+    private final class BoundedPooledProvider extends PooledConnectionProvider {
+        BoundedPooledProvider(HostAndPort server, JedisClientConfig config, ConnectionPoolConfig pool) {
+            super(server, config, pool);
+        }
+
+        @Override
+        public Connection getConnection() {
+            Connection bounded = getPool() instanceof ConnectionPool pool ? borrowBounded(pool) : null;
+            return bounded != null ? bounded : super.getConnection();
+        }
+
+        @Override
+        public Connection getConnection(CommandArguments args) {
+            return getConnection();
+        }
+    }
+
+    /** A cluster's pools (one per node), whose borrowing honours a bounded call's deadline. */
+    private final class BoundedClusterProvider extends ClusterConnectionProvider {
+        BoundedClusterProvider(Set<HostAndPort> seeds, JedisClientConfig config, ConnectionPoolConfig pool) {
+            super(seeds, config, pool);
+        }
+
+        @Override
+        public Connection getConnectionFromSlot(int slot) {
+            if (deadlines.get() != null) {
+                HostAndPort node = getNode(slot);
+                ConnectionPool pool = node == null ? null : getNodes().get(node.toString());
+                if (pool != null) return borrowBounded(pool);
+            }
+            return super.getConnectionFromSlot(slot);
+        }
+
+        @Override
+        public Connection getConnection(HostAndPort node) {
+            ConnectionPool pool = deadlines.get() == null ? null : getNodes().get(node.toString());
+            return pool != null ? borrowBounded(pool) : super.getConnection(node);
+        }
     }
 
     /**
@@ -113,17 +280,23 @@ final class RedisStore implements AutoCloseable {
      * @return the script's table, or its single value as a one-element list
      */
     List<?> eval(LuaScript script, List<String> keys, List<String> args) {
-        return call("run " + script.name(), jedis -> {
-            Object reply;
-            try {
-                reply = jedis.evalsha(script.sha(), keys, args);
-            } catch (JedisNoScriptException e) {
-                // Scripts are cached per server and lost on restart, failover and SCRIPT FLUSH.
-                jedis.scriptLoad(script.source(), keys.get(0));
-                reply = jedis.evalsha(script.sha(), keys, args);
-            }
-            return reply instanceof List<?> list ? list : java.util.Collections.singletonList(reply);
-        });
+        return call("run " + script.name(), jedis -> evalOn(jedis, script, keys, args));
+    }
+
+    private static List<?> evalOn(UnifiedJedis jedis, LuaScript script, List<String> keys, List<String> args) {
+        Object reply;
+        try {
+            reply = jedis.evalsha(script.sha(), keys, args);
+        } catch (JedisNoScriptException e) {
+            // Scripts are cached per server and lost on restart, failover and SCRIPT FLUSH.
+            jedis.scriptLoad(script.source(), keys.get(0));
+            reply = jedis.evalsha(script.sha(), keys, args);
+        }
+        return asList(reply);
+    }
+
+    private static List<?> asList(Object reply) {
+        return reply instanceof List<?> list ? list : java.util.Collections.singletonList(reply);
     }
 
     /**
@@ -209,7 +382,9 @@ final class RedisStore implements AutoCloseable {
      */
     <T> T call(String what, Function<UnifiedJedis, T> operation) {
         try {
-            return operation.apply(client());
+            T result = operation.apply(client());
+            afterReply.accept(what);
+            return result;
         } catch (JedisConnectionException first) {
             clearIdleConnections();
             try {
@@ -240,6 +415,9 @@ final class RedisStore implements AutoCloseable {
         if (e instanceof JedisAccessControlException) {
             reason = "authentication failed (" + e.getMessage() + ")";
             next = "check user and password (or the credentials in url) in the options of " + registration;
+        } else if (e instanceof PoolBusyException) {
+            reason = "every pooled connection is busy (" + e.getMessage() + ")";
+            next = "raise pool.max-total in the options of " + registration + ", or make fewer calls at once";
         } else if (e instanceof JedisDataException) {
             reason = "Redis answered an error (" + e.getMessage() + ")";
             next = "check that nothing else writes keys under the provider's namespace \"" + settings.namespace
@@ -278,6 +456,7 @@ final class RedisStore implements AutoCloseable {
             closed = true;
             current = client;
             client = null;
+            clusterProvider = null;
         }
         if (current != null) current.close();
     }

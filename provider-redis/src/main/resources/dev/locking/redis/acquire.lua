@@ -1,6 +1,7 @@
 -- Takes every key of one call, or none, in one atomic step (a Lua script runs alone on the
 -- server). Per user key i the caller passes four record keys in one cluster slot:
---   KEYS[4i-3] lock (hash o=owner marker, t=fencing token, r=attempt id; PEXPIRE = the lease)
+--   KEYS[4i-3] lock (hash o=owner marker, t=fencing token, r=attempt id of the last grant,
+--              n=attempt id that created it, dropped on re-entry; PEXPIRE = the lease)
 --   KEYS[4i-2] fencing counter, KEYS[4i-1] queue (zset waiter -> ticket),
 --   KEYS[4i]   waiter deadlines (zset waiter -> ms after which the entry is dead)
 -- KEYS[4n+1], when present, is the owner index (hash user key -> token), kept in the same step.
@@ -26,7 +27,8 @@ local nowMs = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 local nowUs = tonumber(time[1]) * 1000000 + tonumber(time[2])
 
 -- A reply lost on a dropped connection is retried with the same attempt id: answer it again
--- instead of treating our own lock as someone else's.
+-- instead of treating our own lock as someone else's. "new" must be answered as the first run did
+-- (the lock was created by this attempt), or a rollback of the call would leave the key held.
 local replay = true
 for i = 1, n do
   if redis.call('HGET', KEYS[4 * i - 3], 'r') ~= attempt then
@@ -40,7 +42,7 @@ if replay then
     local ttl = redis.call('PTTL', KEYS[4 * i - 3])
     if ttl >= 0 and (result[3] < 0 or ttl < result[3]) then result[3] = ttl end
     result[#result + 1] = tonumber(redis.call('HGET', KEYS[4 * i - 3], 't'))
-    result[#result + 1] = 0
+    result[#result + 1] = redis.call('HGET', KEYS[4 * i - 3], 'n') == attempt and 1 or 0
   end
   return result
 end
@@ -104,6 +106,7 @@ for i = 1, n do
   end
   if fenceTtl > 0 then redis.call('PEXPIRE', fence, fenceTtl) end
   redis.call('HSET', lock, 'o', marker, 't', string.format('%d', token), 'r', attempt)
+  if isNew then redis.call('HSET', lock, 'n', attempt) else redis.call('HDEL', lock, 'n') end
   -- Re-entry keeps the remaining lease unless a new one is given: never turns a lease permanent.
   if lease and (isNew or leaseOnReentry) then redis.call('PEXPIRE', lock, lease) end
   if waiter ~= '' then

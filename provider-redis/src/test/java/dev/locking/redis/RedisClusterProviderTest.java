@@ -4,6 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.locking.spi.AcquireRequest;
@@ -14,10 +16,14 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import redis.clients.jedis.HostAndPort;
 import redis.clients.jedis.Jedis;
+import redis.clients.jedis.args.ClientPauseMode;
+import redis.clients.jedis.exceptions.JedisConnectionException;
 import redis.clients.jedis.exceptions.JedisDataException;
 
 /** Cluster-specific behaviour on a real Redis Cluster: slots, hash tags, cross-slot rollback, failover. */
@@ -211,6 +217,160 @@ class RedisClusterProviderTest {
             assertEquals(owned.size(), provider.releaseAll("A"));
             assertEquals(anonymous.size(), provider.releaseAll(null));
             assertEquals(List.of(), provider.list(null, 10).orElseThrow());
+        }
+    }
+
+    /**
+     * Two keys in different slots, {@code first} in the lower slot (its group is taken first);
+     * with {@code apart}, on different masters too.
+     */
+    private static List<String> twoSlots(RedisClusterServer cluster, RedisKeys keys, String prefix, boolean apart) {
+        for (int i = 0; i < 200; i++) {
+            for (int j = 0; j < 200; j++) {
+                String a = prefix + "-a" + i, b = prefix + "-b" + j;
+                if (keys.slot(a) >= keys.slot(b)) continue;
+                if (apart && masterOf(cluster, keys.lock(a)).equals(masterOf(cluster, keys.lock(b)))) continue;
+                return List.of(a, b);
+            }
+        }
+        throw new AssertionError("no two keys in different slots");
+    }
+
+    private static boolean exists(RedisClusterServer cluster, String record) {
+        try (Jedis node = RedisClusterServer.connect(masterOf(cluster, record))) {
+            return node.exists(record);
+        }
+    }
+
+    /**
+     * Review finding 1: O re-acquires, with a new lease, a key whose short lease ends while a
+     * later slot group is slow (its master paused). The re-entered key's renewal finds it gone: the
+     * call must not report it held for the new lease, or another owner takes it meanwhile.
+     */
+    @Test
+    void reacquireAcrossSlotsNearExpiryNeverReportsAnExpiredKeyAsHeld() {
+        RedisClusterServer cluster = RedisClusterServer.shared();
+        TestContext context = context(cluster);
+        try (RedisLockingProvider provider = context.open();
+                RedisLockingProvider other = context.open()) {
+            RedisKeys keys = provider.keys();
+            List<String> pair = twoSlots(cluster, keys, "near-expiry", true);
+            String k = pair.get(0), m = pair.get(1);
+            List<String> both = pair.stream().sorted().toList();
+            assertInstanceOf(
+                    AcquireResult.Acquired.class,
+                    provider.tryAcquire(new AcquireRequest(List.of(k), "O", Duration.ofMillis(200), null)));
+            try (Jedis slow = RedisClusterServer.connect(masterOf(cluster, keys.lock(m)))) {
+                slow.clientPause(700, ClientPauseMode.ALL); // m's group waits until k has expired
+            }
+            AcquireResult again = provider.tryAcquire(new AcquireRequest(both, "O", Duration.ofSeconds(60), null));
+            AcquireResult byP = other.tryAcquire(new AcquireRequest(List.of(k), "P", Duration.ofSeconds(60), null));
+            if (again instanceof AcquireResult.Acquired granted)
+                assertInstanceOf(
+                        AcquireResult.Blocked.class,
+                        byP,
+                        "O was told it holds " + both + " until " + granted.expiresAt() + ", yet P acquired " + k
+                                + " too");
+            AcquireResult.Blocked blocked = assertInstanceOf(AcquireResult.Blocked.class, again);
+            assertEquals(k, blocked.key());
+            assertInstanceOf(AcquireResult.Acquired.class, byP, "k had expired: P may take it");
+            assertFalse(exists(cluster, keys.lock(m)), "what the failed call took is rolled back");
+            assertTrue(other.release(List.of(k), "P"));
+            assertEquals(0, provider.releaseAll("O"));
+        }
+    }
+
+    /**
+     * Review finding 2: the reply of the first slot group's script is lost and the call retried
+     * (same attempt id): the replay must still report the key as taken by this call, so that the
+     * rollback after a later blocked group frees it.
+     */
+    @Test
+    void grantReplayedAfterALostReplyIsRolledBackWhenALaterSlotIsBlocked() {
+        RedisClusterServer cluster = RedisClusterServer.shared();
+        TestContext context = context(cluster);
+        try (RedisLockingProvider provider = context.open();
+                RedisLockingProvider other = context.open()) {
+            RedisKeys keys = provider.keys();
+            List<String> pair = twoSlots(cluster, keys, "lost-reply", false);
+            String first = pair.get(0), last = pair.get(1);
+            assertInstanceOf(
+                    AcquireResult.Acquired.class, other.tryAcquire(new AcquireRequest(List.of(last), "B", null, null)));
+            AtomicBoolean lost = new AtomicBoolean();
+            provider.store().afterReply = what -> {
+                if (what.equals("run acquire.lua") && lost.compareAndSet(false, true))
+                    throw new JedisConnectionException("reply lost (simulated)");
+            };
+            AcquireResult result = provider.tryAcquire(
+                    new AcquireRequest(pair.stream().sorted().toList(), "A", null, null));
+            assertTrue(lost.get(), "the first group's reply was lost and the call retried");
+            assertEquals(
+                    last, assertInstanceOf(AcquireResult.Blocked.class, result).key());
+            assertFalse(exists(cluster, keys.lock(first)), first + " is not left held (forever: no lease)");
+            assertInstanceOf(
+                    AcquireResult.Acquired.class,
+                    other.tryAcquire(new AcquireRequest(List.of(first), "C", null, null)));
+            assertTrue(other.release(List.of(first), "C"));
+            assertTrue(other.release(List.of(last), "B"));
+        }
+    }
+
+    /** Review finding 2, the other rollback: the owner index cannot be written after a replayed grant. */
+    @Test
+    void grantReplayedAfterALostReplyIsRolledBackWhenTheIndexCannotBeWritten() {
+        RedisClusterServer cluster = RedisClusterServer.shared();
+        try (RedisLockingProvider provider = context(cluster).open()) {
+            RedisKeys keys = provider.keys();
+            String key = "lost-reply-index";
+            AtomicBoolean lost = new AtomicBoolean();
+            provider.store().afterReply = what -> {
+                if (what.equals("run acquire.lua") && lost.compareAndSet(false, true))
+                    throw new JedisConnectionException("reply lost (simulated)");
+                if (what.equals("run index-add.lua")) throw new JedisDataException("index not writable (simulated)");
+            };
+            assertThrows(
+                    dev.locking.api.LockingException.class,
+                    () -> provider.tryAcquire(new AcquireRequest(List.of(key), "A", null, null)));
+            assertTrue(lost.get());
+            assertFalse(exists(cluster, keys.lock(key)), "the caller was told it failed: the key is free");
+            provider.store().afterReply = what -> {};
+            assertEquals(0, provider.releaseAll("A"));
+        }
+    }
+
+    /**
+     * Review finding 3: a waiter granted an earlier slot group and blocked on a later one is put
+     * back in the earlier group's queues in the same step that frees its keys, so a caller that came
+     * later cannot take them in between.
+     */
+    @Test
+    void rollbackKeepsTheWaitersPlaceOnTheKeysItFreed() {
+        RedisClusterServer cluster = RedisClusterServer.shared();
+        TestContext context = context(cluster);
+        try (RedisLockingProvider provider = context.open();
+                RedisLockingProvider other = context.open()) {
+            RedisKeys keys = provider.keys();
+            List<String> pair = twoSlots(cluster, keys, "fair", false);
+            String first = pair.get(0), last = pair.get(1);
+            assertInstanceOf(
+                    AcquireResult.Acquired.class, other.tryAcquire(new AcquireRequest(List.of(last), "H", null, null)));
+            AtomicReference<AcquireResult> latecomer = new AtomicReference<>();
+            provider.store().afterReply = what -> {
+                if (what.equals("run rollback.lua") && latecomer.get() == null)
+                    latecomer.set(other.tryAcquire(new AcquireRequest(List.of(first), "X", null, null)));
+            };
+            AcquireResult result = provider.tryAcquire(
+                    new AcquireRequest(pair.stream().sorted().toList(), "W", null, "w-early"));
+            assertEquals(
+                    last, assertInstanceOf(AcquireResult.Blocked.class, result).key());
+            assertNotNull(latecomer.get(), "the latecomer tried right after the rollback");
+            AcquireResult.Blocked behind = assertInstanceOf(
+                    AcquireResult.Blocked.class, latecomer.get(), "a later caller took " + first + " from the waiter");
+            assertEquals("w-early", behind.aheadWaiterId());
+            provider.store().afterReply = what -> {};
+            provider.leaveQueue(pair, "w-early");
+            assertTrue(other.release(List.of(last), "H"));
+            assertEquals(0, other.releaseAll("X"));
         }
     }
 }
