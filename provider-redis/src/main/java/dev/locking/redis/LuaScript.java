@@ -23,6 +23,7 @@ record LuaScript(String name, String source, String sha) {
     static final LuaScript INDEX_ADD = load("index-add.lua");
     static final LuaScript INDEX_REMOVE = load("index-remove.lua");
     static final LuaScript LIST = load("list.lua");
+    static final LuaScript REFRESH_WAITERS = load("refresh-waiters.lua");
 
     static LuaScript load(String resource) {
         try (InputStream in = LuaScript.class.getResourceAsStream(resource)) {

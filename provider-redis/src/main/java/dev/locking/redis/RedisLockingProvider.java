@@ -383,6 +383,30 @@ final class RedisLockingProvider implements LockingProvider {
         }
     }
 
+    /** One script per slot group pushes back the deadlines of every parked waiter's entries. */
+    @Override
+    public boolean refreshWaiters(Map<String, List<String>> keysByWaiterId) {
+        Map<String, List<String>> waitersByKey = new TreeMap<>();
+        keysByWaiterId.forEach((waiter, userKeys) -> {
+            for (String key : userKeys)
+                waitersByKey.computeIfAbsent(key, k -> new ArrayList<>()).add(waiter);
+        });
+        if (waitersByKey.isEmpty()) return true;
+        for (List<String> group : groups(List.copyOf(waitersByKey.keySet()))) {
+            List<String> recordKeys = new ArrayList<>(group.size());
+            List<String> args = new ArrayList<>();
+            args.add(Long.toString(settings.waiterExpiry.toMillis()));
+            for (String key : group) {
+                recordKeys.add(keys.deadlines(key));
+                List<String> waiting = waitersByKey.get(key);
+                args.add(Integer.toString(waiting.size()));
+                args.addAll(waiting);
+            }
+            store.eval(LuaScript.REFRESH_WAITERS, recordKeys, args);
+        }
+        return true;
+    }
+
     // ---- list ------------------------------------------------------------------------------------
 
     /**

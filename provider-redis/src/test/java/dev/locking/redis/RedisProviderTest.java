@@ -76,6 +76,32 @@ class RedisProviderTest {
     }
 
     @Test
+    void bulkRefreshKeepsParkedWaitersInLineAndNeverRequeuesOneThatLeft() throws InterruptedException {
+        RedisKeys keys = provider.keys();
+        acquired(provider.tryAcquire(take(List.of("r1"), "holder")));
+        blocked(provider.tryAcquire(new AcquireRequest(List.of("r1", "r2"), "w", null, "waiter-1")));
+        Double first = raw.zscore(keys.deadlines("r1"), "waiter-1");
+        assertNotNull(first, "the blocked waiter is queued on r1");
+        Thread.sleep(300);
+        assertTrue(provider.refreshWaiters(Map.of("waiter-1", List.of("r1", "r2"), "gone", List.of("r1"))));
+        double refreshed = raw.zscore(keys.deadlines("r1"), "waiter-1");
+        assertTrue(refreshed >= first + 250, "deadline pushed back: " + first + " -> " + refreshed);
+        assertNotNull(raw.zscore(keys.deadlines("r2"), "waiter-1"), "on every key of the wait");
+        assertNull(raw.zscore(keys.deadlines("r1"), "gone"), "a waiter not in line is not put back in line");
+        Thread.sleep(300);
+        // 600 ms after it queued, past its 500 ms lifetime without the refresh, it is still first in line.
+        AcquireResult.Blocked later =
+                blocked(provider.tryAcquire(new AcquireRequest(List.of("r1"), "x", null, "waiter-2")));
+        assertEquals("r1", later.key());
+        assertTrue(provider.release(List.of("r1"), "holder"));
+        AcquireResult.Blocked jumped =
+                blocked(provider.tryAcquire(new AcquireRequest(List.of("r1"), "x", null, "waiter-2")));
+        assertEquals("waiter-1", jumped.aheadWaiterId(), "the refreshed waiter keeps its place");
+        provider.leaveQueue(List.of("r1", "r2"), "waiter-1");
+        provider.leaveQueue(List.of("r1"), "waiter-2");
+    }
+
+    @Test
     void keyLayoutKeepsEveryRecordOfAKeyInOneSlotAndHonoursUserHashTags() {
         RedisKeys keys = provider.keys();
         assertEquals(namespace + "l:{order-42}:a", keys.lock("{order-42}:a"));
