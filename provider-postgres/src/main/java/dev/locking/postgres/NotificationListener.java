@@ -1,6 +1,7 @@
 package dev.locking.postgres;
 
 import java.sql.Connection;
+import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.function.Consumer;
@@ -13,6 +14,13 @@ import org.slf4j.LoggerFactory;
  * One connection per registration that LISTENs on the schema's channel and turns each NOTIFY
  * (payload: the key) into a wake-up. It reconnects on its own after a failure; meanwhile waiters
  * fall back to polling, so a lost notification only costs one poll interval.
+ *
+ * <p>Before it LISTENs it checks that its connection is a session of its own: behind a pooler in
+ * transaction (or statement) mode LISTEN would land on a server session shared with other clients
+ * and receive nothing, so the listener warns and stops, and waiters poll.
+ *
+ * <p>A connection borrowed from the application's pool goes back to it with UNLISTEN run, or is
+ * discarded: never still listening, where the driver would buffer every later NOTIFY on it.
  */
 final class NotificationListener implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(NotificationListener.class);
@@ -22,6 +30,23 @@ final class NotificationListener implements AutoCloseable {
 
     interface ConnectionSource {
         Connection open() throws SQLException;
+
+        /**
+         * True when connections come from the application's pool and go back to it on close: they
+         * must be cleaned of LISTEN first.
+         */
+        default boolean borrowed() {
+            return false;
+        }
+
+        /** Makes sure a borrowed connection that could not be cleaned is never handed out again. */
+        default void discard(Connection connection) {
+            try {
+                connection.abort(Runnable::run);
+            } catch (SQLException | RuntimeException ignored) {
+                // Nothing more can be done; the pool validates it before the next use.
+            }
+        }
     }
 
     private final String label;
@@ -32,6 +57,7 @@ final class NotificationListener implements AutoCloseable {
     private final Thread thread;
     private volatile boolean closed;
     private volatile boolean listening;
+    private volatile boolean pooled;
 
     NotificationListener(
             String label, String channel, ConnectionSource source, Consumer<String> onKey, Runnable onConnected) {
@@ -53,12 +79,34 @@ final class NotificationListener implements AutoCloseable {
         return listening;
     }
 
+    /** True once the listener found a transaction-mode pooler in front of it and stopped: waiters poll. */
+    boolean stoppedBehindPooler() {
+        return pooled;
+    }
+
     private void run() {
         long backoff = 200;
         boolean warned = false;
         while (!closed) {
-            try (Connection connection = source.open()) {
+            Connection connection = null;
+            boolean listened = false;
+            boolean autoCommit = true;
+            try {
+                connection = source.open();
+                autoCommit = connection.getAutoCommit();
                 connection.setAutoCommit(true);
+                if (sharedSession(connection)) {
+                    pooled = true;
+                    log.warn(
+                            "{}: the LISTEN connection goes through a connection pooler in transaction mode"
+                                    + " (PgBouncer?), where LISTEN receives nothing: waiters poll instead. Set"
+                                    + " listen-url to a direct URL of the database for notifications, or"
+                                    + " notifications = poll to say so",
+                            label);
+                    onConnected.run();
+                    break;
+                }
+                listened = true;
                 try (Statement st = connection.createStatement()) {
                     st.execute("LISTEN \"" + channel + "\"");
                 }
@@ -79,9 +127,93 @@ final class NotificationListener implements AutoCloseable {
                 warned = true;
             } finally {
                 listening = false;
+                if (connection != null) giveBack(connection, listened, autoCommit);
             }
+            if (closed || pooled) break;
             sleep(backoff);
             backoff = Math.min(MAX_BACKOFF_MILLIS, backoff * 2);
+        }
+    }
+
+    /**
+     * True when {@code connection} is not a server session of its own. A pooler hands out cancel
+     * keys of its own, so a backend pid in the connection's cancel key that is not the server's
+     * {@code pg_backend_pid()} means a pooler; it is in session mode (LISTEN works) only if this
+     * connection keeps its server session while another client holds one in a transaction.
+     */
+    private boolean sharedSession(Connection connection) throws SQLException {
+        int pid = backendPid(connection);
+        if (connection.unwrap(PGConnection.class).getBackendPID() == pid) return false;
+        try (Connection other = source.open()) {
+            boolean otherAutoCommit = other.getAutoCommit();
+            other.setAutoCommit(false);
+            try {
+                int otherPid = backendPid(other); // holds its server session until the rollback
+                int again = backendPid(connection);
+                boolean shared = otherPid == pid || again != pid;
+                log.debug(
+                        "{}: pooler in front of the LISTEN connection: pids {}, {} (other client {}): {}",
+                        label,
+                        pid,
+                        again,
+                        otherPid,
+                        shared ? "transaction mode" : "session mode");
+                return shared;
+            } finally {
+                try {
+                    other.rollback();
+                    other.setAutoCommit(otherAutoCommit);
+                } catch (SQLException ignored) {
+                    // Closed next anyway.
+                }
+            }
+        } catch (SQLException e) {
+            // Statement mode refuses the transaction; any other failure leaves it unproven that this
+            // pooler keeps sessions, and polling is correct either way.
+            log.debug("{}: could not check the pooler's mode ({}); assuming transaction mode", label, e.toString());
+            return true;
+        }
+    }
+
+    private static int backendPid(Connection connection) throws SQLException {
+        try (Statement st = connection.createStatement();
+                ResultSet rs = st.executeQuery("SELECT pg_backend_pid()")) {
+            rs.next();
+            return rs.getInt(1);
+        }
+    }
+
+    /**
+     * Closes {@code connection}; one borrowed from the application's pool goes back without its
+     * LISTEN and its buffered notifications, with its auto-commit as it was, or is discarded.
+     */
+    private void giveBack(Connection connection, boolean listened, boolean autoCommit) {
+        if (source.borrowed()) {
+            // close() interrupts this thread; the clean-up must run all the same.
+            boolean interrupted = Thread.interrupted();
+            try {
+                if (listened) {
+                    try (Statement st = connection.createStatement()) {
+                        st.setQueryTimeout(2);
+                        st.execute("UNLISTEN *");
+                    }
+                    connection.unwrap(PGConnection.class).getNotifications(); // drops what it buffered
+                }
+                if (!autoCommit) connection.setAutoCommit(false);
+            } catch (SQLException | RuntimeException e) {
+                log.debug(
+                        "{}: could not UNLISTEN on the application's connection ({}); discarding it",
+                        label,
+                        e.toString());
+                source.discard(connection);
+            } finally {
+                if (interrupted) Thread.currentThread().interrupt();
+            }
+        }
+        try {
+            connection.close();
+        } catch (SQLException e) {
+            log.debug("{}: closing the listener connection: {}", label, e.toString());
         }
     }
 

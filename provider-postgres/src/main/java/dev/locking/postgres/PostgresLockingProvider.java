@@ -6,6 +6,9 @@ import dev.locking.spi.AcquireRequest;
 import dev.locking.spi.AcquireResult;
 import dev.locking.spi.HeldLock;
 import dev.locking.spi.LockingProvider;
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.MethodType;
 import java.sql.Array;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -20,12 +23,17 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Properties;
+import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Consumer;
 import javax.sql.DataSource;
 import org.flywaydb.core.api.FlywayException;
 import org.postgresql.PGStatement;
+import org.postgresql.util.PSQLException;
+import org.postgresql.util.ServerErrorMessage;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -39,14 +47,42 @@ final class PostgresLockingProvider implements LockingProvider {
     /** A pooled connection that died (killed backend, restarted server) fails fast; try again on a fresh one. */
     private static final int ATTEMPTS = 3;
 
+    /**
+     * The shortest lock wait of a call with a deadline, also of a caller that does not wait at all
+     * (budget zero): contenders hold a key's advisory lock for microseconds, so a free key that is
+     * only momentarily busy must still be granted "at once".
+     */
+    static final long LOCK_FLOOR_MILLIS = 50;
+
+    /** Added to a caller's budget: its last attempt may end just after its deadline, not before. */
+    static final long BUDGET_MARGIN_MILLIS = 5;
+
+    /**
+     * How much longer than its lock wait a call with a deadline may run on the server before it is
+     * cancelled: the work after the locks are granted, on a loaded server.
+     */
+    static final long QUERY_SLACK_MILLIS = 250;
+
+    /**
+     * The lock wait of leaveQueue: a waiter that gave up must not wait long to say so. If the keys
+     * stay busy that long, the entry is left to waiter-expiry.
+     */
+    static final long LEAVE_QUEUE_MILLIS = 100;
+
+    /** What the lock functions (schema V3 on) raise when a key's advisory lock wait timed out. */
+    private static final String KEY_LOCK_TIMEOUT = "dev.locking: lock timeout waiting for a key's advisory lock";
+
     private final String label;
     private final PostgresSettings settings;
     private final DataSource dataSource;
     private final HikariDataSource ownedPool;
     private final Statements sql;
     private final NotificationListener listener;
-    private final int queryTimeoutSeconds;
+    private final long statementTimeoutMillis;
     private final int lockTimeoutMillis;
+    /** Waiters that may have a queue entry (a blocked attempt of theirs committed), until they leave it. */
+    private final Set<String> queued = ConcurrentHashMap.newKeySet();
+
     private final AtomicBoolean closed = new AtomicBoolean();
     private final AtomicBoolean schemaWarned = new AtomicBoolean();
 
@@ -58,7 +94,7 @@ final class PostgresLockingProvider implements LockingProvider {
         this.label = "lp_" + registrationId;
         this.settings = settings;
         this.sql = new Statements(settings.schema);
-        this.queryTimeoutSeconds = (int) Math.max(1, ceilSeconds(settings.statementTimeout));
+        this.statementTimeoutMillis = Math.max(1000, settings.statementTimeout.toMillis());
         this.lockTimeoutMillis = (int) Math.min(Integer.MAX_VALUE, settings.lockTimeout.toMillis());
         if (handedIn.isPresent()) {
             this.dataSource = handedIn.get();
@@ -87,31 +123,61 @@ final class PostgresLockingProvider implements LockingProvider {
     @Override
     public AcquireResult tryAcquire(AcquireRequest request) {
         List<String> keys = request.keys();
+        String waiterId = request.waiterId();
         // Stored with the grant: a retry after a lost reply finds its own grant instead of "held".
         String grant = UUID.randomUUID().toString();
         try {
-            return call("acquire " + describe(keys), c -> {
-                try (PreparedStatement ps = prepare(c, sql.tryAcquire)) {
+            AcquireResult result = call("acquire " + describe(keys), deadline(request.budget()), (c, limits) -> {
+                try (PreparedStatement ps = prepare(c, sql.tryAcquire, limits)) {
                     ps.setArray(1, textArray(c, keys));
                     ps.setString(2, request.owner());
                     setMillis(ps, 3, request.lease());
-                    ps.setString(4, request.waiterId());
+                    ps.setString(4, waiterId);
                     ps.setString(5, grant);
                     ps.setLong(6, settings.waiterExpiry.toMillis());
-                    ps.setInt(7, lockTimeoutMillis);
+                    ps.setInt(7, limits.lockMillis());
                     try (ResultSet rs = ps.executeQuery()) {
                         rs.next();
                         return readAcquire(rs, keys);
                     }
                 }
             });
+            // A blocked waiter is enqueued by the same statement; a granted one leaves every queue.
+            if (waiterId != null) {
+                if (result instanceof AcquireResult.Blocked) queued.add(waiterId);
+                else queued.remove(waiterId);
+            }
+            return result;
         } catch (LockingException e) {
-            // Another call on these keys ran longer than lock-timeout: the keys are busy right now;
-            // report the first one, and a waiting caller simply tries again.
+            // Another call on a key (or an application advisory lock sharing its hash) held it past
+            // this call's lock wait: the key is busy right now. Nothing was written (the statement
+            // rolled back), and a waiting caller simply tries again.
             if (e.getCause() instanceof SQLException s && "55P03".equals(s.getSQLState()))
-                return new AcquireResult.Blocked(keys.get(0), null, null);
+                return new AcquireResult.Blocked(busyKey(s, keys), null, null);
+            // Failed after it may have committed: the waiter may be queued; leaveQueue must run.
+            if (waiterId != null) queued.add(waiterId);
             throw e;
         }
+    }
+
+    /**
+     * The key whose advisory lock timed out. The lock functions name it (schema V3 on); a lock
+     * timeout without that name (an older schema, or a row lock) is reported on the first key, the
+     * only one that can be named then: for a multi-key call that may not be the busy one.
+     */
+    private String busyKey(SQLException e, List<String> keys) {
+        if (e instanceof PSQLException p) {
+            ServerErrorMessage m = p.getServerErrorMessage();
+            if (m != null && KEY_LOCK_TIMEOUT.equals(m.getMessage()) && keys.contains(m.getDetail()))
+                return m.getDetail();
+        }
+        if (keys.size() > 1)
+            log.debug(
+                    "{}: lock timeout on one of {} and the database did not say which; reporting the first."
+                            + " Run migrate to get the schema that names it.",
+                    label,
+                    describe(keys));
+        return keys.get(0);
     }
 
     private static AcquireResult readAcquire(ResultSet rs, List<String> keys) throws SQLException {
@@ -130,11 +196,11 @@ final class PostgresLockingProvider implements LockingProvider {
 
     @Override
     public boolean release(List<String> keys, String owner) {
-        return call("release " + describe(keys), c -> {
-            try (PreparedStatement ps = prepare(c, sql.release)) {
+        return call("release " + describe(keys), NO_DEADLINE, (c, limits) -> {
+            try (PreparedStatement ps = prepare(c, sql.release, limits)) {
                 ps.setArray(1, textArray(c, keys));
                 ps.setString(2, owner);
-                ps.setInt(3, lockTimeoutMillis);
+                ps.setInt(3, limits.lockMillis());
                 return single(ps).getBoolean(1);
             }
         });
@@ -142,22 +208,25 @@ final class PostgresLockingProvider implements LockingProvider {
 
     @Override
     public int releaseAll(String owner) {
-        return call("releaseAll of " + (owner == null ? "anonymous locks" : "owner \"" + owner + "\""), c -> {
-            try (PreparedStatement ps = prepare(c, sql.releaseAll)) {
-                ps.setString(1, owner);
-                return single(ps).getInt(1);
-            }
-        });
+        return call(
+                "releaseAll of " + (owner == null ? "anonymous locks" : "owner \"" + owner + "\""),
+                NO_DEADLINE,
+                (c, limits) -> {
+                    try (PreparedStatement ps = prepare(c, sql.releaseAll, limits)) {
+                        ps.setString(1, owner);
+                        return single(ps).getInt(1);
+                    }
+                });
     }
 
     @Override
     public boolean renew(List<String> keys, String owner, Duration lease) {
-        return call("renew " + describe(keys), c -> {
-            try (PreparedStatement ps = prepare(c, sql.renew)) {
+        return call("renew " + describe(keys), NO_DEADLINE, (c, limits) -> {
+            try (PreparedStatement ps = prepare(c, sql.renew, limits)) {
                 ps.setArray(1, textArray(c, keys));
                 ps.setString(2, owner);
                 setMillis(ps, 3, lease);
-                ps.setInt(4, lockTimeoutMillis);
+                ps.setInt(4, limits.lockMillis());
                 return single(ps).getBoolean(1);
             }
         });
@@ -165,21 +234,39 @@ final class PostgresLockingProvider implements LockingProvider {
 
     @Override
     public void leaveQueue(List<String> keys, String waiterId) {
-        call("leave the queue of " + describe(keys), c -> {
-            try (PreparedStatement ps = prepare(c, sql.leaveQueue)) {
-                ps.setArray(1, textArray(c, keys));
-                ps.setString(2, waiterId);
-                ps.setInt(3, lockTimeoutMillis);
-                single(ps);
-                return null;
-            }
-        });
+        // Only a waiter whose blocked attempt committed has entries; the others (every attempt
+        // timed out on a busy key) have nothing to remove, and must not wait on that key again.
+        if (!queued.remove(waiterId)) return;
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(LEAVE_QUEUE_MILLIS);
+        try {
+            call("leave the queue of " + describe(keys), deadline, (c, limits) -> {
+                try (PreparedStatement ps = prepare(c, sql.leaveQueue, limits)) {
+                    ps.setArray(1, textArray(c, keys));
+                    ps.setString(2, waiterId);
+                    ps.setInt(3, limits.lockMillis());
+                    single(ps);
+                    return null;
+                }
+            });
+        } catch (LockingException e) {
+            String state = e.getCause() instanceof SQLException s ? s.getSQLState() : null;
+            // The keys are busy, or the server slow: a waiter that gave up does not wait for that.
+            // Its entries stop being refreshed, and waiter-expiry drops them.
+            if (!"55P03".equals(state) && !"57014".equals(state)) throw e;
+            log.debug(
+                    "{}: could not leave the queue of {} within {} ms ({}); waiter-expiry ({}) drops the entry",
+                    label,
+                    describe(keys),
+                    LEAVE_QUEUE_MILLIS,
+                    state,
+                    settings.waiterExpiry);
+        }
     }
 
     @Override
     public Optional<List<HeldLock>> list(String owner, int limit) {
-        return Optional.of(call("list locks", c -> {
-            try (PreparedStatement ps = prepare(c, sql.list)) {
+        return Optional.of(call("list locks", NO_DEADLINE, (c, limits) -> {
+            try (PreparedStatement ps = prepare(c, sql.list, limits)) {
                 ps.setString(1, owner);
                 ps.setBoolean(2, owner == null);
                 ps.setInt(3, limit);
@@ -215,10 +302,40 @@ final class PostgresLockingProvider implements LockingProvider {
         } catch (FlywayException e) {
             throw new LockingException(
                     label + " (locking-postgres): migrating schema \"" + settings.schema + "\" of " + where()
-                            + " failed: " + e.getMessage() + ". Check that the user may create tables and"
+                            + " failed: " + migrationProblem(e) + ". Check that the user may create tables and"
                             + " functions in that schema, then run migrate again.",
                     e);
         }
+    }
+
+    /**
+     * Flyway's message in one line: its headline (which migration failed) and the database's own
+     * error with its SQL state, without Flyway's multi-line report (the whole report stays in the
+     * chained cause). Any password in a URL it quotes is masked.
+     */
+    static String migrationProblem(FlywayException e) {
+        String message = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+        List<String> lines = message.lines()
+                .map(String::strip)
+                .filter(l -> !l.isEmpty() && !l.matches("-+"))
+                .toList();
+        String headline = lines.isEmpty() ? e.getClass().getSimpleName() : lines.get(0);
+        SQLException sqlCause = null;
+        for (Throwable t = e.getCause(); t != null && sqlCause == null; t = t.getCause() == t ? null : t.getCause())
+            if (t instanceof SQLException s) sqlCause = s;
+        String line;
+        if (sqlCause != null) {
+            // The database's error says what is wrong; Flyway's report around it says where.
+            String db = sqlCause.getMessage() == null
+                    ? ""
+                    : sqlCause.getMessage().strip().lines().findFirst().orElse("");
+            line = headline
+                    + (db.isEmpty() || headline.contains(db) ? "" : ": " + db)
+                    + (sqlCause.getSQLState() == null ? "" : " (SQL state " + sqlCause.getSQLState() + ")");
+        } else {
+            line = String.join("; ", lines);
+        }
+        return PostgresSettings.redact(line.replaceAll("\\s+", " ").replaceAll("[.:;]+$", ""));
     }
 
     @Override
@@ -239,21 +356,68 @@ final class PostgresLockingProvider implements LockingProvider {
         return listener != null && listener.listening();
     }
 
+    /** True once the listener stopped because its connection goes through a transaction-mode pooler. */
+    boolean listenerStoppedBehindPooler() {
+        return listener != null && listener.stoppedBehindPooler();
+    }
+
     // ---------------------------------------------------------------------------------------------
 
     @FunctionalInterface
     private interface SqlCall<T> {
-        T run(Connection connection) throws SQLException;
+        T run(Connection connection, Limits limits) throws SQLException;
     }
 
-    private <T> T call(String what, SqlCall<T> body) {
+    /** A call without a deadline: bounded by lock-timeout and statement-timeout only. */
+    private static final long NO_DEADLINE = Long.MAX_VALUE;
+
+    /**
+     * What one attempt of a call may take.
+     *
+     * @param lockMillis the longest wait for the keys' advisory locks (the functions' lock timeout)
+     * @param queryMillis the JDBC query timeout: past it the statement is cancelled
+     */
+    record Limits(int lockMillis, long queryMillis) {}
+
+    /**
+     * When a call with a caller's {@code budget} must give up: the budget plus a margin, and at least
+     * {@link #LOCK_FLOOR_MILLIS} from now. {@link #NO_DEADLINE} for no budget.
+     */
+    static long deadline(Duration budget) {
+        if (budget == null) return NO_DEADLINE;
+        long millis =
+                budget.compareTo(Duration.ofDays(1)) > 0 ? Duration.ofDays(1).toMillis() : ceilMillis(budget);
+        return System.nanoTime()
+                + TimeUnit.MILLISECONDS.toNanos(Math.max(LOCK_FLOOR_MILLIS, millis + BUDGET_MARGIN_MILLIS));
+    }
+
+    /**
+     * The limits of an attempt starting now: the configured ones, shrunk to what is left before
+     * {@code deadline} (the lock wait) and before {@link #QUERY_SLACK_MILLIS} after it (the whole
+     * statement), so that no attempt, first or retried, runs on past that.
+     */
+    Limits limits(long deadline) {
+        if (deadline == NO_DEADLINE) return new Limits(lockTimeoutMillis, statementTimeoutMillis);
+        long now = System.nanoTime();
+        long left = Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadline - now));
+        long end = Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadline - now) + QUERY_SLACK_MILLIS);
+        int lock = (int) Math.min(lockTimeoutMillis, left);
+        return new Limits(lock, Math.min(statementTimeoutMillis, Math.min(end, lock + QUERY_SLACK_MILLIS)));
+    }
+
+    private <T> T call(String what, long deadline, SqlCall<T> body) {
         if (closed.get()) throw new IllegalStateException(label + " is closed");
         for (int attempt = 1; ; attempt++) {
             Connection connection = borrow(what);
+            Limits limits = limits(deadline);
             try {
-                return runOn(connection, body);
+                return runOn(connection, c -> body.run(c, limits));
             } catch (SQLException e) {
-                if (attempt >= ATTEMPTS || !retryable(e)) throw failure(what, e);
+                // A retry never starts past the bound of the caller's deadline: a dead connection
+                // fails at once, so a retry on a fresh one fits unless connecting is slow.
+                boolean timeLeft = deadline == NO_DEADLINE
+                        || deadline + TimeUnit.MILLISECONDS.toNanos(QUERY_SLACK_MILLIS) - System.nanoTime() > 0;
+                if (attempt >= ATTEMPTS || !retryable(e) || !timeLeft) throw failure(what, e, limits, deadline);
                 // Killed backends and restarted servers leave dead connections in the pool; they
                 // fail before the statement ran, so trying again on a fresh one is safe.
                 log.debug("{}: {} failed on a dead connection ({}); trying a fresh one", label, what, e.toString());
@@ -262,7 +426,12 @@ final class PostgresLockingProvider implements LockingProvider {
         }
     }
 
-    private <T> T runOn(Connection connection, SqlCall<T> body) throws SQLException {
+    @FunctionalInterface
+    private interface OnConnection<T> {
+        T run(Connection connection) throws SQLException;
+    }
+
+    private <T> T runOn(Connection connection, OnConnection<T> body) throws SQLException {
         try (connection) {
             // An application DataSource may hand out connections with auto-commit off; the lock
             // functions must still commit at once, or they would hold their advisory locks.
@@ -290,13 +459,48 @@ final class PostgresLockingProvider implements LockingProvider {
         }
     }
 
-    private PreparedStatement prepare(Connection c, String statement) throws SQLException {
+    private PreparedStatement prepare(Connection c, String statement, Limits limits) throws SQLException {
         PreparedStatement ps = c.prepareStatement(statement);
         // Unnamed statements only: named server-side statements break behind PgBouncer in
         // transaction mode, and planning "SELECT f($1..)" costs next to nothing.
         if (ps.isWrapperFor(PGStatement.class)) ps.unwrap(PGStatement.class).setPrepareThreshold(0);
-        ps.setQueryTimeout(queryTimeoutSeconds);
+        // Milliseconds, so that a call near its caller's deadline is cancelled near it too.
+        if (SET_QUERY_TIMEOUT_MS != null && ps.isWrapperFor(PG_STATEMENT_CLASS)) {
+            try {
+                SET_QUERY_TIMEOUT_MS.invoke(ps.unwrap(PG_STATEMENT_CLASS), limits.queryMillis());
+                return ps;
+            } catch (SQLException | RuntimeException e) {
+                throw e;
+            } catch (Throwable e) {
+                throw new IllegalStateException(e);
+            }
+        }
+        ps.setQueryTimeout((int) Math.max(1, TimeUnit.MILLISECONDS.toSeconds(limits.queryMillis() + 999)));
         return ps;
+    }
+
+    /**
+     * pgjdbc's millisecond query timeout, {@code PgStatement.setQueryTimeoutMs(long)}: JDBC's own is
+     * whole seconds. Looked up reflectively (the class is the driver's implementation, not its API);
+     * without it, calls fall back to whole seconds.
+     */
+    private static final Class<?> PG_STATEMENT_CLASS;
+
+    private static final MethodHandle SET_QUERY_TIMEOUT_MS;
+
+    static {
+        Class<?> type = null;
+        MethodHandle handle = null;
+        try {
+            type = Class.forName("org.postgresql.jdbc.PgStatement");
+            handle = MethodHandles.publicLookup()
+                    .findVirtual(type, "setQueryTimeoutMs", MethodType.methodType(void.class, long.class));
+        } catch (ReflectiveOperationException | RuntimeException e) {
+            log.warn(
+                    "pgjdbc has no PgStatement.setQueryTimeoutMs ({}); query timeouts are whole seconds", e.toString());
+        }
+        PG_STATEMENT_CLASS = type;
+        SET_QUERY_TIMEOUT_MS = handle;
     }
 
     private static ResultSet single(PreparedStatement ps) throws SQLException {
@@ -319,11 +523,6 @@ final class PostgresLockingProvider implements LockingProvider {
         return d.minusMillis(millis).isZero() ? millis : millis + 1;
     }
 
-    private static long ceilSeconds(Duration d) {
-        long seconds = d.toSeconds();
-        return d.minusSeconds(seconds).isZero() ? seconds : seconds + 1;
-    }
-
     private static boolean retryable(SQLException e) {
         String state = e.getSQLState();
         return connectionLost(e)
@@ -340,7 +539,7 @@ final class PostgresLockingProvider implements LockingProvider {
                 || state.equals("57P03"); // cannot_connect_now: server starting up
     }
 
-    private LockingException failure(String what, SQLException e) {
+    private LockingException failure(String what, SQLException e, Limits limits, long deadline) {
         String state = e.getSQLState() == null ? "" : e.getSQLState();
         String prefix = label + " (locking-postgres): " + what + " failed: ";
         switch (state) {
@@ -352,6 +551,11 @@ final class PostgresLockingProvider implements LockingProvider {
                         e);
             }
             case "57014" -> {
+                if (deadline != NO_DEADLINE && limits.queryMillis() < statementTimeoutMillis)
+                    return new LockingException(
+                            prefix + "cancelled after " + limits.queryMillis() + " ms, the time left before the"
+                                    + " caller's timeout. The database is overloaded or hung; the call can be retried.",
+                            e);
                 return new LockingException(
                         prefix + "cancelled after statement-timeout (" + settings.statementTimeout + "). The database"
                                 + " is overloaded or hung; the call can be retried.",
@@ -359,9 +563,10 @@ final class PostgresLockingProvider implements LockingProvider {
             }
             case "55P03" -> {
                 return new LockingException(
-                        prefix + "another call on the same keys held them longer than lock-timeout ("
-                                + settings.lockTimeout + "). The database is overloaded, or an unrelated advisory"
-                                + " lock of the application shares a hash with a key; the call can be retried.",
+                        prefix + "another call on the same keys held them longer than this call's lock wait ("
+                                + limits.lockMillis() + " ms; lock-timeout is " + settings.lockTimeout + "). The"
+                                + " database is overloaded, or an unrelated advisory lock of the application shares"
+                                + " a hash with a key; the call can be retried.",
                         e);
             }
             case "25000" -> {
@@ -381,7 +586,7 @@ final class PostgresLockingProvider implements LockingProvider {
     private void checkSchema() {
         if (closed.get() || schemaWarned.get()) return;
         try (Connection c = dataSource.getConnection();
-                PreparedStatement ps = prepare(c, sql.schemaPresent)) {
+                PreparedStatement ps = prepare(c, sql.schemaPresent, limits(NO_DEADLINE))) {
             ps.setString(1, settings.schema);
             try (ResultSet rs = ps.executeQuery()) {
                 if (rs.next() && !rs.getBoolean(1) && schemaWarned.compareAndSet(false, true))
@@ -403,9 +608,26 @@ final class PostgresLockingProvider implements LockingProvider {
                 ? settings.listenUrl
                 : (ownedPool != null || settings.url != null) ? settings.url : null;
         if (url == null) {
-            // The application's DataSource only: one of its connections is kept for LISTEN.
+            // The application's DataSource only: one of its connections is kept for LISTEN, and
+            // goes back to the application's pool without it.
             DataSource ds = dataSource;
-            return ds::getConnection;
+            return new NotificationListener.ConnectionSource() {
+                @Override
+                public Connection open() throws SQLException {
+                    return ds.getConnection();
+                }
+
+                @Override
+                public boolean borrowed() {
+                    return true;
+                }
+
+                @Override
+                public void discard(Connection connection) {
+                    if (ds instanceof HikariDataSource hikari) hikari.evictConnection(connection);
+                    else NotificationListener.ConnectionSource.super.discard(connection);
+                }
+            };
         }
         return () -> {
             Properties props = new Properties();
@@ -428,6 +650,9 @@ final class PostgresLockingProvider implements LockingProvider {
     private String mode() {
         if (settings.notifications == PostgresSettings.Notifications.POLL)
             return "poll every " + settings.pollInterval.toMillis() + " ms";
+        if (listener != null && listener.stoppedBehindPooler())
+            return "poll every " + settings.pollInterval.toMillis() + " ms (LISTEN went through a transaction-mode"
+                    + " pooler; set listen-url)";
         return "LISTEN/NOTIFY on "
                 + (settings.listenUrl != null ? PostgresSettings.redact(settings.listenUrl) : where())
                 + ", polling every " + settings.pollInterval.toMillis() + " ms as backstop";

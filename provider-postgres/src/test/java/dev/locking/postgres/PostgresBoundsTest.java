@@ -1,0 +1,292 @@
+package dev.locking.postgres;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ch.qos.logback.classic.Level;
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
+import com.zaxxer.hikari.HikariConfig;
+import com.zaxxer.hikari.HikariDataSource;
+import dev.locking.api.LockAcquisitionException;
+import dev.locking.api.LockOptions;
+import dev.locking.api.LockTimeoutException;
+import dev.locking.api.LockingException;
+import dev.locking.core.LockingModule;
+import dev.locking.spi.AcquireRequest;
+import dev.locking.spi.AcquireResult;
+import dev.locking.spi.LockingProvider;
+import dev.locking.testkit.servers.PgBouncerServer;
+import dev.locking.testkit.servers.PostgresServer;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Callers' deadlines against a busy key's advisory lock, the listener's connection hygiene on the
+ * application's pool and behind PgBouncer, and migrate's error message.
+ */
+@Timeout(value = 120, unit = TimeUnit.SECONDS)
+@SuppressWarnings("try") // resources held for the body's duration, not used in it
+class PostgresBoundsTest {
+    private static final PostgresServer server = PostgresServer.shared();
+    private static String schema;
+
+    @BeforeAll
+    static void migrate() {
+        schema = TestModules.migratedSchema(server, "bounds");
+    }
+
+    private static String unique(String prefix) {
+        return prefix + "-" + UUID.randomUUID();
+    }
+
+    /**
+     * Another session holds the session-level advisory lock on {@code key}'s hash, as an
+     * application's own advisory lock sharing the hash, or a slow concurrent call, would.
+     */
+    private static Connection holdHash(String key) throws SQLException {
+        Connection other = server.dataSource().getConnection();
+        try (PreparedStatement ps = other.prepareStatement("SELECT pg_advisory_lock(hashtextextended(?, 0))")) {
+            ps.setString(1, key);
+            ps.execute();
+        }
+        return other;
+    }
+
+    private static long millisSince(long started) {
+        return TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started);
+    }
+
+    private static LockingProvider provider(Map<String, Object> options) {
+        return new PostgresLockingProviderFactory().create(new TestContext(options));
+    }
+
+    @Test
+    @DisplayName("a busy key's advisory lock: timeout 0 fails at once, timeout 500 ms within 250 ms of it")
+    void deadlinesAreHonouredOnABusyKey() throws Exception {
+        String hot = unique("hot");
+        try (LockingModule m = TestModules.module(TestModules.options(server, server.jdbcUrl(), schema))) {
+            // Warm up: pool, driver, JIT; not what is measured.
+            String warm = unique("warm");
+            m.acquire(warm, LockOptions.defaults().owner("W"));
+            assertTrue(m.release(warm, LockOptions.defaults().owner("W")));
+            try (Connection other = holdHash(hot)) {
+                long started = System.nanoTime();
+                LockAcquisitionException zero =
+                        assertThrows(LockAcquisitionException.class, () -> m.acquire(hot, LockOptions.defaults()));
+                long zeroMillis = millisSince(started);
+                assertFalse(zero instanceof LockTimeoutException, zero.toString());
+                assertEquals(hot, zero.key());
+                // Semantics: "at once"; lock-timeout is 2 s. Bound generous for load only.
+                assertTrue(zeroMillis < 500, "timeout 0 took " + zeroMillis + " ms");
+
+                LockOptions halfSecond = LockOptions.defaults().owner("A").timeout(Duration.ofMillis(500));
+                started = System.nanoTime();
+                assertThrows(LockTimeoutException.class, () -> m.acquire(hot, halfSecond));
+                long acquireMillis = millisSince(started);
+                assertTrue(
+                        acquireMillis >= 500 && acquireMillis <= 750,
+                        "acquire with timeout 500 ms took " + acquireMillis + " ms");
+
+                started = System.nanoTime();
+                assertThrows(
+                        LockTimeoutException.class,
+                        () -> m.execute(
+                                hot, ctx -> "ran", LockOptions.defaults().timeout(Duration.ofMillis(500))));
+                long executeMillis = millisSince(started);
+                assertTrue(
+                        executeMillis >= 500 && executeMillis <= 750,
+                        "execute with timeout 500 ms took " + executeMillis + " ms");
+            }
+            // Once the other session lets go, the key is simply free.
+            m.acquire(hot, LockOptions.defaults().owner("A"));
+            assertTrue(m.release(hot, LockOptions.defaults().owner("A")));
+        }
+    }
+
+    @Test
+    @DisplayName("a multi-key call blocked on a busy key's advisory lock names that key, not the first")
+    void blockedNamesTheBusyKey() throws Exception {
+        String id = UUID.randomUUID().toString();
+        List<String> keys = List.of("a-free-" + id, "m-free-" + id, "z-hot-" + id);
+        try (LockingProvider p = provider(TestModules.options(server, server.jdbcUrl(), schema));
+                Connection other = holdHash(keys.get(2))) {
+            long started = System.nanoTime();
+            AcquireResult r = p.tryAcquire(new AcquireRequest(keys, "A", null, null, Duration.ZERO));
+            long millis = millisSince(started);
+            AcquireResult.Blocked blocked = assertInstanceOf(AcquireResult.Blocked.class, r);
+            assertEquals(keys.get(2), blocked.key());
+            assertTrue(millis < 500, "a caller that does not wait was held " + millis + " ms");
+        }
+    }
+
+    @Test
+    @DisplayName("a free key is still granted to a caller that does not wait while a contender holds it briefly")
+    void budgetZeroStillWaitsMomentarily() throws Exception {
+        String key = unique("brief");
+        try (LockingProvider p = provider(TestModules.options(server, server.jdbcUrl(), schema))) {
+            Connection other = holdHash(key);
+            CompletableFuture<Void> letGo = CompletableFuture.runAsync(() -> {
+                try (other) {
+                    Thread.sleep(10);
+                    try (PreparedStatement ps =
+                            other.prepareStatement("SELECT pg_advisory_unlock(hashtextextended(?, 0))")) {
+                        ps.setString(1, key);
+                        ps.execute();
+                    }
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+            AcquireResult r = p.tryAcquire(new AcquireRequest(List.of(key), "A", null, null, Duration.ZERO));
+            letGo.get(10, TimeUnit.SECONDS);
+            assertInstanceOf(AcquireResult.Acquired.class, r, "a key busy for 10 ms is still granted at once");
+            assertTrue(p.release(List.of(key), "A"));
+        }
+    }
+
+    @Test
+    @DisplayName("a waiter that gives up leaves its queue within a short bound, even on a busy key")
+    void leaveQueueIsBounded() throws Exception {
+        String key = unique("leave");
+        try (LockingProvider p = provider(TestModules.options(server, server.jdbcUrl(), schema))) {
+            assertInstanceOf(
+                    AcquireResult.Acquired.class, p.tryAcquire(new AcquireRequest(List.of(key), "A", null, null)));
+            // B waits: it is queued behind A.
+            assertInstanceOf(
+                    AcquireResult.Blocked.class,
+                    p.tryAcquire(new AcquireRequest(List.of(key), "B", null, "waiter-b", Duration.ofSeconds(1))));
+            try (Connection other = holdHash(key)) {
+                long started = System.nanoTime();
+                p.leaveQueue(List.of(key), "waiter-b"); // must neither wait lock-timeout (2 s) nor throw
+                long millis = millisSince(started);
+                assertTrue(millis < 500, "leaveQueue took " + millis + " ms");
+            }
+            assertTrue(p.release(List.of(key), "A"));
+        }
+    }
+
+    @Test
+    @DisplayName("the application's pooled connection that LISTENed goes back to its pool no longer listening")
+    void listenerConnectionIsReturnedUnlistened() throws Exception {
+        HikariConfig config = new HikariConfig();
+        config.setJdbcUrl(server.jdbcUrl());
+        config.setUsername(server.user());
+        if (server.password() != null) config.setPassword(server.password());
+        config.setMaximumPoolSize(1);
+        config.setConnectionTimeout(10_000);
+        try (HikariDataSource appPool = new HikariDataSource(config)) {
+            Map<String, Object> opts = new HashMap<>();
+            opts.put("schema", schema);
+            try (LockingProvider p = new PostgresLockingProviderFactory().create(new TestContext(opts, appPool))) {
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+                while (!((PostgresLockingProvider) p).listening() && System.nanoTime() < deadline) Thread.sleep(20);
+                assertTrue(((PostgresLockingProvider) p).listening(), "the listener took the pool's connection");
+            }
+            try (Connection c = appPool.getConnection();
+                    Statement st = c.createStatement();
+                    ResultSet rs = st.executeQuery("SELECT pg_listening_channels()")) {
+                List<String> channels = new ArrayList<>();
+                while (rs.next()) channels.add(rs.getString(1));
+                assertEquals(List.of(), channels, "the application's connection still LISTENs");
+            }
+        }
+    }
+
+    @Test
+    @DisplayName("LISTEN through PgBouncer in transaction mode: a warning naming listen-url, then polling")
+    void listenBehindTransactionPoolerFallsBackToPolling() throws Exception {
+        PgBouncerServer bouncer = PgBouncerServer.shared();
+        Logger logger = (Logger) LoggerFactory.getLogger(NotificationListener.class);
+        ListAppender<ILoggingEvent> logs = new ListAppender<>();
+        logs.start();
+        logger.addAppender(logs);
+        Map<String, Object> pooled = TestModules.options(server, bouncer.jdbcUrl(), schema);
+        pooled.put("poll-interval", "100ms");
+        pooled.put("waiter-expiry", "1s");
+        String key = unique("bouncer");
+        try (LockingProvider p = provider(pooled)) {
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+            while (warnings(logs).isEmpty() && System.nanoTime() < deadline) Thread.sleep(20);
+            List<String> warned = warnings(logs);
+            assertEquals(1, warned.size(), "one warning: " + warned);
+            assertTrue(warned.get(0).contains("listen-url"), warned.get(0));
+            assertTrue(warned.get(0).contains("notifications = poll"), warned.get(0));
+            Thread.sleep(300);
+            assertFalse(((PostgresLockingProvider) p).listening(), "nothing listens on a shared session");
+            assertTrue(p.toString().contains("poll every 100 ms"), p.toString());
+            // Locks work as ever.
+            assertInstanceOf(
+                    AcquireResult.Acquired.class, p.tryAcquire(new AcquireRequest(List.of(key), "A", null, null)));
+            assertTrue(p.release(List.of(key), "A"));
+        } finally {
+            logger.detachAppender(logs);
+        }
+        // A direct URL is a session of its own: it listens, and says nothing.
+        logs.list.clear();
+        logger.addAppender(logs);
+        try (LockingProvider p = provider(TestModules.options(server, server.jdbcUrl(), schema))) {
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+            while (!((PostgresLockingProvider) p).listening() && System.nanoTime() < deadline) Thread.sleep(20);
+            assertTrue(((PostgresLockingProvider) p).listening());
+            assertEquals(List.of(), warnings(logs));
+        } finally {
+            logger.detachAppender(logs);
+        }
+    }
+
+    private static List<String> warnings(ListAppender<ILoggingEvent> logs) {
+        return logs.list.stream()
+                .filter(e -> e.getLevel() == Level.WARN)
+                .map(ILoggingEvent::getFormattedMessage)
+                .toList();
+    }
+
+    @Test
+    @DisplayName("a failed migration is one readable line, with Flyway's report chained as the cause")
+    void migrateFailureIsOneLine() {
+        String role =
+                "t_noperm_" + UUID.randomUUID().toString().replace("-", "").substring(0, 10);
+        String fresh = server.newSchema("noperm");
+        server.execute("CREATE ROLE " + role + " LOGIN");
+        try {
+            Map<String, Object> opts = TestModules.options(server, server.jdbcUrl(), fresh);
+            opts.put("user", role);
+            opts.put("notifications", "poll");
+            try (LockingProvider p = provider(opts)) {
+                LockingException e = assertThrows(LockingException.class, p::migrate);
+                String message = e.getMessage();
+                assertFalse(message.contains("\n") || message.contains("\r"), "more than one line: " + message);
+                assertTrue(message.contains("permission denied"), message);
+                assertTrue(message.contains("SQL state 42501"), message);
+                assertTrue(message.contains("run migrate again"), message);
+                assertTrue(
+                        e.getCause() instanceof org.flywaydb.core.api.FlywayException,
+                        "Flyway's exception is chained: " + e.getCause());
+            }
+        } finally {
+            server.dropSchema(fresh);
+            server.execute("DROP ROLE IF EXISTS " + role);
+        }
+    }
+}
