@@ -66,8 +66,19 @@ final class LocalWaiters {
 
     void unregister(Waiter waiter) {
         byId.remove(waiter.id);
-        for (String key : waiter.keys)
+        for (String key : waiter.keys) {
+            boolean wasFirst = false;
+            ConcurrentLinkedDeque<Waiter> queue = byKey.get(key);
+            if (queue != null) wasFirst = queue.peekFirst() == waiter;
             byKey.computeIfPresent(key, (k, q) -> q.remove(waiter) && q.isEmpty() ? null : q);
+            // The next one is now first: it polls at the short interval from now on, so wake it to
+            // take up that duty instead of sleeping out the long safety interval of a later waiter.
+            if (wasFirst) {
+                ConcurrentLinkedDeque<Waiter> rest = byKey.get(key);
+                Waiter next = rest == null ? null : rest.peekFirst();
+                if (next != null) next.signal();
+            }
+        }
     }
 
     /** Wakes the first local waiter for {@code key}, if any. */

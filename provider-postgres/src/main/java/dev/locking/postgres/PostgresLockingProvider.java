@@ -263,6 +263,21 @@ final class PostgresLockingProvider implements LockingProvider {
         }
     }
 
+    /** One statement keeps every waiter parked in this process in line, whatever their number. */
+    @Override
+    public boolean refreshWaiters(Map<String, List<String>> keysByWaiterId) {
+        if (keysByWaiterId.isEmpty()) return true;
+        long deadline = System.nanoTime() + settings.pollInterval.toNanos();
+        call("refresh " + keysByWaiterId.size() + " parked waiters", deadline, (c, limits) -> {
+            try (PreparedStatement ps = prepare(c, sql.refreshWaiters, limits)) {
+                ps.setArray(1, textArray(c, List.copyOf(keysByWaiterId.keySet())));
+                ps.executeUpdate();
+                return null;
+            }
+        });
+        return true;
+    }
+
     @Override
     public Optional<List<HeldLock>> list(String owner, int limit) {
         return Optional.of(call("list locks", NO_DEADLINE, (c, limits) -> {

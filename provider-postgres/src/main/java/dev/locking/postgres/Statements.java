@@ -18,6 +18,8 @@ final class Statements {
     final String leaveQueue;
     final String schemaPresent;
     final String list;
+    /** Refreshes parked waiters; SKIP LOCKED: rows a lock call holds are being refreshed or removed by it. */
+    final String refreshWaiters;
 
     Statements(String schema) {
         tryAcquire = load("try-acquire.sql", schema);
@@ -27,6 +29,7 @@ final class Statements {
         leaveQueue = load("leave-queue.sql", schema);
         schemaPresent = load("schema-present.sql", schema);
         list = load("list.sql", schema);
+        refreshWaiters = load("refresh-waiters.sql", schema);
     }
 
     private static String load(String name, String schema) {

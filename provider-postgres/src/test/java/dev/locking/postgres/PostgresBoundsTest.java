@@ -81,6 +81,52 @@ class PostgresBoundsTest {
         return new PostgresLockingProviderFactory().create(new TestContext(options));
     }
 
+    private static java.sql.Timestamp refreshedAt(String key, String waiter) throws SQLException {
+        try (Connection c = server.dataSource().getConnection();
+                PreparedStatement ps = c.prepareStatement("SELECT refreshed_at FROM \"" + schema
+                        + "\".locking_waiter WHERE lock_id = ? AND waiter_id = ?")) {
+            ps.setString(1, key);
+            ps.setString(2, waiter);
+            try (java.sql.ResultSet rs = ps.executeQuery()) {
+                return rs.next() ? rs.getTimestamp(1) : null;
+            }
+        }
+    }
+
+    @Test
+    @DisplayName("one bulk refresh keeps parked waiters in line past waiter-expiry, and re-queues no one")
+    void bulkRefreshKeepsParkedWaitersInLine() throws Exception {
+        Map<String, Object> options = new java.util.HashMap<>(TestModules.options(server, server.jdbcUrl(), schema));
+        options.put("poll-interval", "100ms");
+        options.put("waiter-expiry", "500ms");
+        LockingProvider p = provider(options);
+        try {
+            String a = unique("ra"), b = unique("rb");
+            assertInstanceOf(
+                    AcquireResult.Acquired.class, p.tryAcquire(new AcquireRequest(List.of(a), "holder", null, null)));
+            assertInstanceOf(
+                    AcquireResult.Blocked.class,
+                    p.tryAcquire(new AcquireRequest(List.of(a, b), "w", null, "waiter-1")));
+            java.sql.Timestamp first = refreshedAt(a, "waiter-1");
+            assertTrue(first != null, "the blocked waiter is queued");
+            Thread.sleep(300);
+            assertTrue(p.refreshWaiters(Map.of("waiter-1", List.of(a, b), "gone", List.of(a))));
+            java.sql.Timestamp refreshed = refreshedAt(a, "waiter-1");
+            assertTrue(refreshed.getTime() >= first.getTime() + 250, first + " -> " + refreshed);
+            assertTrue(refreshedAt(b, "waiter-1") != null, "on every key of the wait");
+            assertEquals(null, refreshedAt(a, "gone"), "a waiter not in line is not put in line");
+            Thread.sleep(300); // 600 ms after queueing: past its 500 ms lifetime but for the refresh
+            assertTrue(p.release(List.of(a), "holder"));
+            AcquireResult.Blocked later = assertInstanceOf(
+                    AcquireResult.Blocked.class, p.tryAcquire(new AcquireRequest(List.of(a), "x", null, "waiter-2")));
+            assertEquals("waiter-1", later.aheadWaiterId(), "the refreshed waiter keeps its place");
+            p.leaveQueue(List.of(a, b), "waiter-1");
+            p.leaveQueue(List.of(a), "waiter-2");
+        } finally {
+            p.close();
+        }
+    }
+
     @Test
     @DisplayName("a busy key's advisory lock: timeout 0 fails at once, timeout 500 ms within 250 ms of it")
     void deadlinesAreHonouredOnABusyKey() throws Exception {
