@@ -414,8 +414,12 @@ final class PostgresLockingProvider implements LockingProvider {
     Limits limits(long deadline) {
         if (deadline == NO_DEADLINE) return new Limits(lockTimeoutMillis, statementTimeoutMillis);
         long now = System.nanoTime();
-        long left = Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadline - now));
-        long end = Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadline - now) + QUERY_SLACK_MILLIS);
+        // Every attempt, a retry too, keeps the floor: a caller that does not wait must still get
+        // an answer from a healthy server, not a statement cancelled before it could run.
+        long left = Math.max(LOCK_FLOOR_MILLIS, TimeUnit.NANOSECONDS.toMillis(deadline - now));
+        long end = Math.max(
+                LOCK_FLOOR_MILLIS + QUERY_SLACK_MILLIS,
+                TimeUnit.NANOSECONDS.toMillis(deadline - now) + QUERY_SLACK_MILLIS);
         int lock = (int) Math.min(lockTimeoutMillis, left);
         return new Limits(lock, Math.min(statementTimeoutMillis, Math.min(end, lock + QUERY_SLACK_MILLIS)));
     }

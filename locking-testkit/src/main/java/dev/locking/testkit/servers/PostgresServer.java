@@ -97,6 +97,7 @@ public final class PostgresServer {
     }
 
     private static PostgresServer find() {
+        if (ServerDiscovery.embeddedForced()) return startEmbedded();
         Optional<String> url = ServerDiscovery.fromEnvironment("LOCKING_TEST_POSTGRES_URL");
         if (url.isPresent()) return fromUrl(url.get());
         if (ServerDiscovery.listening("127.0.0.1", 5432)) {

@@ -85,8 +85,9 @@ public final class RedisServer {
     }
 
     private static RedisServer find() {
+        boolean forced = ServerDiscovery.embeddedForced();
         var fromEnv = ServerDiscovery.fromEnvironment(ENV);
-        if (fromEnv.isPresent()) {
+        if (!forced && fromEnv.isPresent()) {
             String url = fromEnv.get();
             URI uri = URI.create(url);
             int port = uri.getPort() == -1 ? 6379 : uri.getPort();
@@ -94,11 +95,11 @@ public final class RedisServer {
             log.info("Redis for tests: {} from {}", redacted(url), ENV);
             return new RedisServer(local ? Kind.LOCAL : Kind.EXTERNAL, url, null, null);
         }
-        if (ServerDiscovery.listening("127.0.0.1", 6379)) {
+        if (!forced && ServerDiscovery.listening("127.0.0.1", 6379)) {
             log.info("Redis for tests: the server on 127.0.0.1:6379");
             return new RedisServer(Kind.LOCAL, "redis://127.0.0.1:6379", null, null);
         }
-        if (ServerDiscovery.dockerAvailable()) {
+        if (!forced && ServerDiscovery.dockerAvailable()) {
             // DEBUG RESTART lets restart() bounce the server without a new container or port.
             GenericContainer<?> container = new GenericContainer<>(DockerImageName.parse("redis:7.0"))
                     .withExposedPorts(6379)
@@ -108,7 +109,7 @@ public final class RedisServer {
             log.info("Redis for tests: Testcontainers at {}", url);
             return new RedisServer(Kind.CONTAINER, url, container, null);
         }
-        ServerDiscovery.requireEmbeddedAllowed("Redis", HOW_TO_START);
+        if (!forced) ServerDiscovery.requireEmbeddedAllowed("Redis", HOW_TO_START);
         try {
             int port = RedisClusterServer.freePort();
             redis.embedded.RedisServer embedded = redis.embedded.RedisServer.newRedisServer()

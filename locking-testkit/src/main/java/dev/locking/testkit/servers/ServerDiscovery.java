@@ -34,6 +34,17 @@ public final class ServerDiscovery {
         }
     }
 
+    /**
+     * True when {@code LOCKING_TEST_SERVERS=embedded}: skip the environment, the local ports and
+     * Docker, and start embedded servers, to check on any machine what a laptop with nothing
+     * installed would run.
+     */
+    public static boolean embeddedForced() {
+        return fromEnvironment("LOCKING_TEST_SERVERS")
+                .map("embedded"::equalsIgnoreCase)
+                .orElse(false);
+    }
+
     /** True when running in CI ({@code CI=true}). */
     public static boolean inCi() {
         return fromEnvironment("CI").map(v -> !v.equalsIgnoreCase("false")).orElse(false);
