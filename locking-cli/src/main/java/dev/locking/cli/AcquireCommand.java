@@ -59,11 +59,9 @@ final class AcquireCommand extends BaseCommand {
     @Override
     int execute() {
         keys.forEach(key -> Arguments.requireText(key, "key"));
-        LockOptions options = LockOptions.defaults();
-        if (owner != null) options = options.owner(owner);
+        LockOptions options = lockOptions(owner, provider);
         if (expire != null) options = options.expire(expire);
         if (timeout != null) options = options.timeout(timeout);
-        if (provider != null) options = options.provider(provider);
         requireConfiguredProviders("acquire");
         try (LockingModule module = openModule()) {
             target(module, provider).ifPresent(this::noteIfInMemory);

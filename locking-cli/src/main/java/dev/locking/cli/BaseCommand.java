@@ -1,10 +1,11 @@
 package dev.locking.cli;
 
+import dev.locking.api.LockOptions;
+import dev.locking.api.UnknownProviderException;
 import dev.locking.core.LockingModule;
 import dev.locking.core.ProviderInfo;
 import dev.locking.inmemory.InMemoryLockingProviderFactory;
 import java.io.PrintWriter;
-import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.Callable;
@@ -95,20 +96,23 @@ abstract class BaseCommand implements Callable<Integer> {
     }
 
     /**
-     * The registration a call with {@code provider} (null: the default) goes to, by the same names
-     * core routes: {@code lp_<id>}, {@code <id>}, and the identifier when one registration has it.
+     * The registration a call with {@code provider} (null: the default) goes to, as core routes it.
      * Empty when none matches; the call itself then fails with core's message.
      */
     static Optional<ProviderInfo> target(LockingModule module, String provider) {
-        List<ProviderInfo> infos = module.providers();
-        if (provider == null)
-            return infos.stream().filter(ProviderInfo::isDefault).findFirst();
-        for (ProviderInfo info : infos)
-            if (info.address().equals(provider) || info.id().equals(provider)) return Optional.of(info);
-        List<ProviderInfo> byIdentifier = infos.stream()
-                .filter(i -> provider.equals(i.identifier()) || provider.equals("lp_" + i.identifier()))
-                .toList();
-        return byIdentifier.size() == 1 ? Optional.of(byIdentifier.get(0)) : Optional.empty();
+        try {
+            return Optional.of(module.providerFor(lockOptions(null, provider)));
+        } catch (UnknownProviderException | IllegalArgumentException e) {
+            return Optional.empty();
+        }
+    }
+
+    /** The options of a call for {@code owner} (null: anonymous) in {@code provider} (null: the default). */
+    static LockOptions lockOptions(String owner, String provider) {
+        LockOptions options = LockOptions.defaults();
+        if (owner != null) options = options.owner(owner);
+        if (provider != null) options = options.provider(provider);
+        return options;
     }
 
     final void printJson(Map<String, ?> object) {

@@ -40,9 +40,7 @@ final class LocksCommand extends BaseCommand {
     @Override
     int execute() {
         if (limit < 1) throw new ParameterException(spec.commandLine(), "--limit must be 1 or more, was " + limit);
-        LockOptions options = LockOptions.defaults();
-        if (owner != null) options = options.owner(owner);
-        if (provider != null) options = options.provider(provider);
+        LockOptions options = lockOptions(owner, provider);
         requireConfiguredProviders("locks");
         try (LockingModule module = openModule()) {
             target(module, provider).ifPresent(this::noteIfInMemory);

@@ -29,9 +29,7 @@ final class ReleaseAllCommand extends BaseCommand {
 
     @Override
     int execute() {
-        LockOptions options = LockOptions.defaults();
-        if (owner != null) options = options.owner(owner);
-        if (provider != null) options = options.provider(provider);
+        LockOptions options = lockOptions(owner, provider);
         requireConfiguredProviders("release-all");
         try (LockingModule module = openModule()) {
             int released = module.releaseAll(options);

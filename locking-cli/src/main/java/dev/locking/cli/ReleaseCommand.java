@@ -37,9 +37,7 @@ final class ReleaseCommand extends BaseCommand {
     @Override
     int execute() {
         keys.forEach(key -> Arguments.requireText(key, "key"));
-        LockOptions options = LockOptions.defaults();
-        if (owner != null) options = options.owner(owner);
-        if (provider != null) options = options.provider(provider);
+        LockOptions options = lockOptions(owner, provider);
         requireConfiguredProviders("release");
         try (LockingModule module = openModule()) {
             boolean released = module.release(keys, options);

@@ -138,6 +138,20 @@ public final class LockingModule implements LockingService, AutoCloseable {
         return infos;
     }
 
+    /**
+     * The registration a call with these options goes to: the one its {@code provider(...)} names,
+     * or the default.
+     *
+     * @throws UnknownProviderException when the options name no registration
+     */
+    public ProviderInfo providerFor(LockOptions options) {
+        Registration registration = route(options);
+        return infos.stream()
+                .filter(i -> i.id().equals(registration.id))
+                .findFirst()
+                .orElseThrow();
+    }
+
     /** Every provider jar found on the classpath, registered or not. */
     public List<FoundProvider> foundProviders() {
         return discovery.found();

@@ -213,6 +213,7 @@ class DiscoveryAndConfigurationTest {
             for (String name : List.of("lp_b1", "b1", "lp_test-beta", "test-beta")) {
                 LockOptions inBeta = LockOptions.defaults().owner("o").provider(name);
                 assertEquals("lp_b1", module.acquire("k-" + name, inBeta).provider(), name);
+                assertEquals("lp_b1", module.providerFor(inBeta).address(), name);
                 // Held in beta, not in alpha (the default): alpha can take the same key.
                 module.acquire("k-" + name, LockOptions.defaults().owner("other"));
                 assertThrows(
@@ -224,6 +225,10 @@ class DiscoveryAndConfigurationTest {
                         "k-" + name, LockOptions.defaults().owner("o").provider("b1")));
             }
             assertEquals("lp_a1", module.acquire("x").provider());
+            assertEquals("lp_a1", module.providerFor(LockOptions.defaults()).address());
+            assertThrows(
+                    UnknownProviderException.class,
+                    () -> module.providerFor(LockOptions.defaults().provider("lp_x")));
         }
     }
 
