@@ -93,7 +93,7 @@ final class PostgresLockingProvider implements LockingProvider {
             Consumer<String> keyReleased) {
         this.label = "lp_" + registrationId;
         this.settings = settings;
-        this.sql = new Statements(settings.schema);
+        this.sql = new Statements(settings.schema, settings.synchronousCommit);
         this.statementTimeoutMillis = Math.max(1000, settings.statementTimeout.toMillis());
         this.lockTimeoutMillis = (int) Math.min(Integer.MAX_VALUE, settings.lockTimeout.toMillis());
         if (handedIn.isPresent()) {

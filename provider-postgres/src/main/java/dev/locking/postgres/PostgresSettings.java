@@ -37,6 +37,7 @@ final class PostgresSettings {
             "waiter-expiry",
             "statement-timeout",
             "lock-timeout",
+            "synchronous-commit",
             "pool");
 
     /** HikariCP properties that would bypass url/user/password or the pool we build. */
@@ -57,6 +58,9 @@ final class PostgresSettings {
     final Duration waiterExpiry;
     final Duration statementTimeout;
     final Duration lockTimeout;
+    /** False: lock calls commit with synchronous_commit = off (faster; a server crash may forget the last ones). */
+    final boolean synchronousCommit;
+
     final Properties pool;
 
     private PostgresSettings(Config c, List<String> problems, String path, boolean hasDataSource) {
@@ -95,6 +99,7 @@ final class PostgresSettings {
             problems.add(path + ".waiter-expiry must be at least 3 x poll-interval (" + pollInterval.multipliedBy(3)
                     + "), was " + waiterExpiry + ": live waiters would lose their place in the queue");
 
+        synchronousCommit = flag(c, "synchronous-commit", true, path, problems);
         pool = poolProperties(c, path + ".pool", problems);
     }
 
@@ -164,6 +169,17 @@ final class PostgresSettings {
         if (!c.hasPath(key)) return null;
         String value = c.getValue(key).unwrapped().toString().trim();
         return value.isEmpty() ? null : value;
+    }
+
+    private static boolean flag(Config c, String key, boolean fallback, String path, List<String> problems) {
+        if (!c.hasPath(key)) return fallback;
+        try {
+            return c.getBoolean(key);
+        } catch (ConfigException e) {
+            problems.add(path + "." + key + " must be on or off, was \""
+                    + c.getValue(key).unwrapped() + "\"");
+            return fallback;
+        }
     }
 
     private static Duration duration(

@@ -22,14 +22,34 @@ final class Statements {
     final String refreshWaiters;
 
     Statements(String schema) {
-        tryAcquire = load("try-acquire.sql", schema);
-        release = load("release.sql", schema);
-        releaseAll = load("release-all.sql", schema);
-        renew = load("renew.sql", schema);
-        leaveQueue = load("leave-queue.sql", schema);
+        this(schema, true);
+    }
+
+    /**
+     * @param synchronousCommit false: the lock calls (acquire, release, releaseAll, renew, leaving a
+     *     queue) commit with {@code synchronous_commit = off}, set for their transaction only, so they
+     *     do not wait for the WAL flush (the {@code synchronous-commit} option)
+     */
+    Statements(String schema, boolean synchronousCommit) {
+        tryAcquire = commit(load("try-acquire.sql", schema), synchronousCommit);
+        release = commit(load("release.sql", schema), synchronousCommit);
+        releaseAll = commit(load("release-all.sql", schema), synchronousCommit);
+        renew = commit(load("renew.sql", schema), synchronousCommit);
+        leaveQueue = commit(load("leave-queue.sql", schema), synchronousCommit);
         schemaPresent = load("schema-present.sql", schema);
         list = load("list.sql", schema);
         refreshWaiters = load("refresh-waiters.sql", schema);
+    }
+
+    /**
+     * The statement, or the statement with {@code synchronous_commit} turned off for its own
+     * transaction: the setting is read when the transaction commits, so where {@code set_config}
+     * runs in the statement does not matter, and being transaction-local it never outlives the call
+     * on a pooled (or PgBouncer) connection.
+     */
+    private static String commit(String select, boolean synchronousCommit) {
+        if (synchronousCommit) return select;
+        return "SELECT s.* FROM (" + select + ") AS s CROSS JOIN set_config('synchronous_commit', 'off', true) AS c";
     }
 
     private static String load(String name, String schema) {

@@ -413,4 +413,44 @@ class PostgresProviderTest {
             }
         }
     }
+
+    @Test
+    @DisplayName("synchronous-commit = off locks like the durable mode and leaves no setting on the connection")
+    void asynchronousCommitLocksAlikeAndIsTransactionLocal() throws Exception {
+        HikariConfig config = new HikariConfig();
+        config.setJdbcUrl(server.jdbcUrl());
+        config.setUsername(server.user());
+        if (server.password() != null) config.setPassword(server.password());
+        config.setMaximumPoolSize(1); // the module's calls and the check below share one connection
+        try (HikariDataSource appPool = new HikariDataSource(config)) {
+            Map<String, Object> opts = new HashMap<>();
+            opts.put("schema", schema);
+            opts.put("synchronous-commit", "off");
+            opts.put("notifications", "poll");
+            try (LockingModule m = LockingModule.builder()
+                    .config(TestModules.config(opts).withFallback(com.typesafe.config.ConfigFactory.load()))
+                    .dataSource("pg", appPool)
+                    .build()) {
+                LockOptions a = LockOptions.defaults().owner("A").expire(Duration.ofSeconds(30));
+                LockOptions b = LockOptions.defaults().owner("B");
+                long first = m.acquire(List.of("async-1", "async-2"), a).fencingToken("async-1");
+                assertThrows(LockingException.class, () -> m.acquire("async-1", b));
+                assertTrue(m.release(List.of("async-1", "async-2"), a));
+                assertTrue(m.acquire("async-1", b).fencingToken("async-1") > first);
+                assertEquals(1, m.releaseAll(b));
+                assertEquals("done", m.execute("async-1", lock -> "done"));
+                try (Connection c = appPool.getConnection();
+                        Statement st = c.createStatement();
+                        ResultSet rs = st.executeQuery("SHOW synchronous_commit")) {
+                    rs.next();
+                    assertEquals("on", rs.getString(1), "the setting ended with each call's transaction");
+                }
+            }
+        }
+        Map<String, Object> bad = options(schema);
+        bad.put("synchronous-commit", "sometimes");
+        LockingConfigurationException e =
+                assertThrows(LockingConfigurationException.class, () -> TestModules.module(bad));
+        assertTrue(e.getMessage().contains("synchronous-commit must be on or off"), e.getMessage());
+    }
 }
