@@ -124,8 +124,4 @@ final class LocalWaiters {
         byId.forEach((id, waiter) -> snapshot.put(id, waiter.keys));
         return snapshot;
     }
-
-    int size() {
-        return byId.size();
-    }
 }

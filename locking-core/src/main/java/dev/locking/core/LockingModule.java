@@ -61,7 +61,7 @@ public final class LockingModule implements LockingService, AutoCloseable {
         this.defaultRegistration = selection.defaultRegistration();
         this.routes = selection.routes();
         this.infos = selection.infos();
-        Selection.open(registrations, selection.factories());
+        Selection.open(registrations);
         registrations.forEach(r -> log.info("Registered locking provider {} ({})", r.address(), r.identifier));
         ProviderInfo chosen =
                 infos.stream().filter(ProviderInfo::isDefault).findFirst().orElseThrow();

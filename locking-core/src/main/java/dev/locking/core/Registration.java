@@ -29,14 +29,16 @@ final class Registration implements ProviderContext {
     private final Map<String, Object> options;
     private DataSource dataSource;
     private final LocalWaiters waiters = new LocalWaiters();
+    private final LockingProviderFactory factory;
     private LockingProvider provider;
     /** Whether the provider refreshes parked waiters in bulk (asked with an empty list at start). */
     private volatile boolean bulkRefresh = true;
 
-    Registration(String id, String identifier, String description, String optionsPath, Map<String, Object> options) {
+    Registration(String id, LockingProviderFactory factory, String optionsPath, Map<String, Object> options) {
         this.id = id;
-        this.identifier = identifier;
-        this.description = description;
+        this.factory = factory;
+        this.identifier = factory.identifier();
+        this.description = ProviderDiscovery.describe(factory);
         this.optionsPath = optionsPath;
         this.options = options;
     }
@@ -46,7 +48,7 @@ final class Registration implements ProviderContext {
         this.dataSource = dataSource;
     }
 
-    void open(LockingProviderFactory factory) {
+    void open() {
         provider = factory.create(this);
         if (provider == null) throw new IllegalStateException(factory.getClass().getName() + ".create returned null");
         bulkRefresh = provider.pollInterval().isPresent() && provider.refreshWaiters(Map.of());
@@ -157,10 +159,6 @@ final class Registration implements ProviderContext {
 
     private static Duration budget(long deadline) {
         return Duration.ofNanos(Math.max(0, deadline - System.nanoTime()));
-    }
-
-    int parkedWaiters() {
-        return waiters.size();
     }
 
     // ProviderContext, handed to the factory.

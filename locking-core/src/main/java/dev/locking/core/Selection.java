@@ -15,7 +15,6 @@ import org.slf4j.LoggerFactory;
 /** Which registrations exist, which is the default and why, and which names route to each. */
 record Selection(
         List<Registration> registrations,
-        List<LockingProviderFactory> factories,
         Registration defaultRegistration,
         Map<String, Registration> routes,
         List<ProviderInfo> infos) {
@@ -40,7 +39,6 @@ record Selection(
         }
 
         List<Registration> registrations = new ArrayList<>();
-        List<LockingProviderFactory> factories = new ArrayList<>();
         for (ModuleSettings.RegistrationSpec spec : specs) {
             List<LockingProviderFactory> candidates = discovery.byIdentifier.get(spec.resolve());
             if (candidates == null) {
@@ -55,14 +53,8 @@ record Selection(
                         + ProviderDiscovery.classNames(candidates) + ". Keep one of them on the classpath.");
                 continue;
             }
-            LockingProviderFactory factory = candidates.get(0);
             registrations.add(new Registration(
-                    spec.id(),
-                    spec.resolve(),
-                    ProviderDiscovery.describe(factory),
-                    spec.path() + ".options",
-                    settings.optionsFor(spec)));
-            factories.add(factory);
+                    spec.id(), candidates.get(0), spec.path() + ".options", settings.optionsFor(spec)));
         }
         if (!problems.isEmpty()) return empty();
 
@@ -108,7 +100,7 @@ record Selection(
                     isDefault,
                     isDefault ? reason : "not the default; calls reach it with provider(\"" + r.address() + "\")"));
         }
-        return new Selection(List.copyOf(registrations), List.copyOf(factories), chosen, routes, List.copyOf(infos));
+        return new Selection(List.copyOf(registrations), chosen, routes, List.copyOf(infos));
     }
 
     /** {@code lp_<id>} and {@code <id>} always; {@code lp_<identifier>} and {@code <identifier>} when unambiguous. */
@@ -130,14 +122,13 @@ record Selection(
     }
 
     /** Creates each provider; on any failure closes the ones already open and reports every problem. */
-    static void open(List<Registration> registrations, List<LockingProviderFactory> factories) {
+    static void open(List<Registration> registrations) {
         List<String> problems = new ArrayList<>();
         List<Registration> opened = new ArrayList<>();
         RuntimeException failure = null;
-        for (int i = 0; i < registrations.size(); i++) {
-            Registration r = registrations.get(i);
+        for (Registration r : registrations) {
             try {
-                r.open(factories.get(i));
+                r.open();
                 opened.add(r);
             } catch (LockingConfigurationException e) {
                 problems.addAll(e.problems());
@@ -164,6 +155,6 @@ record Selection(
     }
 
     private static Selection empty() {
-        return new Selection(List.of(), List.of(), null, Map.of(), List.of());
+        return new Selection(List.of(), null, Map.of(), List.of());
     }
 }
