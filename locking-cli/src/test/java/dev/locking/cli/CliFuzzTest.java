@@ -1,12 +1,17 @@
 package dev.locking.cli;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
 
 import com.typesafe.config.ConfigFactory;
+import dev.locking.api.LockAcquisitionException;
 import dev.locking.api.LockOptions;
 import dev.locking.core.LockingModule;
+import dev.locking.spi.HeldLock;
 import java.nio.file.Path;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
@@ -64,6 +69,7 @@ class CliFuzzTest {
         Random r = new Random(SEED);
         System.out.println("CliFuzzTest seed " + SEED + " (replay with -Dfuzz.seed=" + SEED + ")");
         int[] byCode = new int[5];
+        ArrayDeque<String> recent = new ArrayDeque<>();
         try (LockingModule locking =
                 LockingModule.create(ConfigFactory.parseFile(config.toFile()).resolve())) {
             for (int i = 0; i < CASES; i++) {
@@ -78,19 +84,36 @@ class CliFuzzTest {
                 args.add(config.toString());
                 Cli.Result result = cli.run(args.toArray(String[]::new));
                 String show = "case " + i + " (seed " + SEED + "): locking " + args + "\n" + result;
+                recent.addLast(show);
+                if (recent.size() > 6) recent.removeFirst();
                 assertTrue(Set.of(0, 1, 2, 3).contains(result.exitCode()), show);
                 byCode[result.exitCode()]++;
                 assertFalse(result.err().contains("\tat "), "a stack trace without --verbose: " + show);
                 if (result.exitCode() == 2)
                     for (String k : List.of("k1", "k2", "*", "{t}:a", "🔒", "'; DROP TABLE locking; --")) {
                         LockOptions checker = LockOptions.defaults().owner("checker");
-                        locking.acquire(k, checker); // a rejected command took nothing
+                        try {
+                            locking.acquire(k, checker); // a rejected command took nothing
+                        } catch (LockAcquisitionException e) {
+                            fail(
+                                    "key " + k + " is still held: " + cli.run("locks", "-c", config.toString())
+                                            + "\nafter:\n"
+                                            + String.join("\n", recent).replace("\0", "\\0"),
+                                    e);
+                        }
                         assertTrue(locking.release(k, checker));
                     }
-                // Accepted acquires hold their locks on purpose; free them for the next case.
-                for (String owner : List.of("o1", "fuzz", "k1", "k2"))
-                    locking.releaseAll(LockOptions.defaults().owner(owner));
-                locking.releaseAll(LockOptions.defaults());
+                // Accepted acquires hold their locks on purpose, under any owner the generator
+                // picked; free them all for the next case.
+                for (HeldLock held : locking.locks(LockOptions.defaults(), 1_000))
+                    assertTrue(
+                            locking.release(
+                                    held.key(),
+                                    held.owner() == null
+                                            ? LockOptions.defaults()
+                                            : LockOptions.defaults().owner(held.owner())),
+                            () -> "could not free " + held + " after: " + String.join("\n", recent));
+                assertEquals(List.of(), locking.locks(LockOptions.defaults(), 10), "locks left after cleanup");
             }
         }
         System.out.printf(
