@@ -21,7 +21,8 @@ import redis.clients.jedis.util.JedisClusterCRC16;
  * The character after the kind ({@code ':'}, {@code '{'}, {@code '#'}) says which form follows and
  * each form gives {@code K} back unchanged, so two different keys never share a record. Besides,
  * {@code <namespace>t} is the ticket counter of the waiter queues, {@code <namespace>o:<owner>}
- * an owner's index of the keys it holds and {@code <namespace>a} the index of anonymous locks.
+ * an owner's index of the keys it holds and {@code <namespace>a} the index of anonymous locks (an
+ * index with an expiry also holds the field {@code ""}, never a user key: see acquire.lua).
  * Release notifications go to the pub/sub channel {@code <namespace>released}.
  */
 final class RedisKeys {

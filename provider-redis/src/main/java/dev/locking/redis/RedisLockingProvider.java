@@ -7,18 +7,22 @@ import dev.locking.spi.HeldLock;
 import dev.locking.spi.LockingProvider;
 import dev.locking.spi.ProviderContext;
 import java.nio.charset.StandardCharsets;
+import java.security.SecureRandom;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Base64;
 import java.util.Collection;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
-import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -35,12 +39,24 @@ final class RedisLockingProvider implements LockingProvider {
     private static final String ANONYMOUS = "a";
     /** Keys per script call in releaseAll, so that a huge index does not become one huge script run. */
     private static final int BATCH = 200;
+    /**
+     * The field of an owner index that is not a user key (user keys are never blank): acquire.lua
+     * keeps it in an index that has an expiry, so that releases do not delete the index.
+     */
+    static final String INDEX_KEEPER = "";
 
     private final RedisSettings settings;
     private final String registration;
     private final RedisKeys keys;
     private final RedisStore store;
     private final ReleaseSubscriber subscriber;
+    /**
+     * Attempt ids (see acquire.lua) are this prefix, random per provider instance, and a counter:
+     * unique like a random UUID per attempt, without a call into the shared SecureRandom each time.
+     */
+    private final String attemptPrefix = randomPrefix();
+
+    private final AtomicLong attempts = new AtomicLong();
     /** Each waiting caller's ticket, taken once per wait so it keeps its place across attempts. */
     private final Map<String, Long> tickets = new ConcurrentHashMap<>();
 
@@ -75,7 +91,7 @@ final class RedisLockingProvider implements LockingProvider {
 
     /** All keys in one slot (always on a standalone server): one script, one round trip. */
     private AcquireResult acquireGroup(AcquireRequest request, List<String> group, Long deadline) {
-        String attempt = UUID.randomUUID().toString();
+        String attempt = nextAttempt();
         boolean indexInScript = !store.cluster();
         Reply reply = runAcquire(request, group, attempt, true, indexInScript, deadline);
         if (reply.needsTicket()) reply = runAcquire(request, group, attempt, true, indexInScript, deadline);
@@ -102,7 +118,7 @@ final class RedisLockingProvider implements LockingProvider {
      * on every key throughout: a rollback puts it back in the same step that frees the key.
      */
     private AcquireResult acquireAcrossSlots(AcquireRequest request, List<List<String>> groups, Long deadline) {
-        String attempt = UUID.randomUUID().toString();
+        String attempt = nextAttempt();
         List<Reply> taken = new ArrayList<>();
         try {
             for (List<String> group : groups) {
@@ -314,6 +330,7 @@ final class RedisLockingProvider implements LockingProvider {
                 args.add(marker);
                 args.add(keys.channel());
                 args.addAll(batch);
+                // The count alone when the script dropped the index entries itself; else the count first.
                 List<?> reply = store.eval(LuaScript.RELEASE, recordKeys, args);
                 freed += (int) asLong(reply.get(0));
                 if (store.cluster()) {
@@ -339,7 +356,8 @@ final class RedisLockingProvider implements LockingProvider {
     @Override
     public int releaseAll(String owner) {
         String index = keys.ownerIndex(owner);
-        Map<String, String> entries = store.call("read the lock index", jedis -> jedis.hgetAll(index));
+        Map<String, String> entries = new HashMap<>(store.call("read the lock index", jedis -> jedis.hgetAll(index)));
+        entries.remove(INDEX_KEEPER);
         if (entries.isEmpty()) return 0;
         return releaseKeys(new ArrayList<>(new TreeMap<>(entries).keySet()), owner, entries);
     }
@@ -438,7 +456,9 @@ final class RedisLockingProvider implements LockingProvider {
 
     private Collection<String> indexedKeys(String owner) {
         String index = keys.ownerIndex(owner);
-        return store.call("read the lock index", jedis -> jedis.hkeys(index));
+        Set<String> indexed = new HashSet<>(store.call("read the lock index", jedis -> jedis.hkeys(index)));
+        indexed.remove(INDEX_KEEPER);
+        return indexed;
     }
 
     /** The locks among {@code userKeys} held now (by {@code owner} when non-null), in their order. */
@@ -509,6 +529,17 @@ final class RedisLockingProvider implements LockingProvider {
 
     RedisStore store() {
         return store;
+    }
+
+    private String nextAttempt() {
+        return attemptPrefix + Long.toString(attempts.incrementAndGet(), 36);
+    }
+
+    /** 128 random bits, URL-safe Base64, then a separator that Base64 never yields. */
+    private static String randomPrefix() {
+        byte[] bytes = new byte[16];
+        new SecureRandom().nextBytes(bytes);
+        return Base64.getUrlEncoder().withoutPadding().encodeToString(bytes) + ".";
     }
 
     /** Owners and anonymous locks never compare equal: an owner's marker always starts with "o:". */

@@ -3,24 +3,40 @@
 -- KEYS[3n+1], when present, is the owner index: its entries for these keys are dropped (a key
 -- the owner does not hold is a stale entry).
 -- ARGV: n, owner marker, notification channel, then the n user keys.
--- Returns {number freed, i1, token1, i2, token2, ...} for the keys it freed.
+-- Returns the number freed when the index is given (it is then done with); else {number freed,
+-- i1, token1, i2, token2, ...} for the keys it freed, for the caller to drop from the index.
 local n = tonumber(ARGV[1])
 local marker = ARGV[2]
 local channel = ARGV[3]
 local index = KEYS[3 * n + 1]
 
-local result = {0}
+local freed, result = 0, {0}
 for i = 1, n do
   local lock = KEYS[3 * i - 2]
-  if redis.call('HGET', lock, 'o') == marker then
-    local token = redis.call('HGET', lock, 't')
+  -- Holder and token in one read.
+  local fields = redis.call('HMGET', lock, 'o', 't')
+  if fields[1] == marker then
     redis.call('DEL', lock)
-    result[1] = result[1] + 1
-    result[#result + 1] = i
-    result[#result + 1] = token
+    freed = freed + 1
+    if not index then
+      result[#result + 1] = i
+      result[#result + 1] = fields[2]
+    end
     -- Only keys with waiters cost a message; waiters in other processes wake on it.
     if redis.call('ZCARD', KEYS[3 * i - 1]) > 0 then redis.call('PUBLISH', channel, ARGV[3 + i]) end
   end
-  if index then redis.call('HDEL', index, ARGV[3 + i]) end
 end
+if index then
+  -- The index entries of all these keys, in one write per 200 keys.
+  local fields = {}
+  for i = 1, n do
+    fields[#fields + 1] = ARGV[3 + i]
+    if #fields == 200 or i == n then
+      redis.call('HDEL', index, unpack(fields))
+      fields = {}
+    end
+  end
+  return freed
+end
+result[1] = freed
 return result

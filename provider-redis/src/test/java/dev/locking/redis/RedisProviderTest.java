@@ -5,8 +5,10 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.locking.api.LockingException;
 import dev.locking.spi.AcquireRequest;
 import dev.locking.spi.AcquireResult;
 import dev.locking.spi.HeldLock;
@@ -230,6 +232,124 @@ class RedisProviderTest {
                 .get("f");
         assertEquals(second + 1_000_000_001L, third, "the counter, not the clock, when it is ahead");
         assertTrue(provider.release(List.of("f"), "B"));
+    }
+
+    @Test
+    void fencingCounterIsKeptForItsRetentionAndOneThatHoldsNoNumberTakesNoKey() {
+        long first = acquired(provider.tryAcquire(take(List.of("fr"), "A")))
+                .fencingTokens()
+                .get("fr");
+        long ttl = raw.pttl(provider.keys().fence("fr"));
+        assertTrue(
+                ttl > Duration.ofHours(23).toMillis()
+                        && ttl <= Duration.ofDays(1).toMillis(),
+                "PTTL " + ttl);
+        assertTrue(provider.release(List.of("fr"), "A"));
+
+        Map<String, Object> keepForever = new LinkedHashMap<>(options(namespace));
+        keepForever.put("fencing-counter-retention", "0");
+        RedisLockingProvider forever = new TestContext(keepForever).open();
+        others.add(forever);
+        long second = acquired(forever.tryAcquire(take(List.of("fr"), "A")))
+                .fencingTokens()
+                .get("fr");
+        assertTrue(second > first, first + " then " + second);
+        assertEquals(-1, raw.pttl(provider.keys().fence("fr")), "retention 0 keeps the counter forever");
+        assertTrue(forever.release(List.of("fr"), "A"));
+
+        // Something else wrote the counter of the second key: the call fails and takes neither key.
+        raw.set(provider.keys().fence("fr2"), "not a number");
+        assertThrows(LockingException.class, () -> provider.tryAcquire(take(List.of("fr", "fr2"), "A")));
+        assertFalse(raw.exists(provider.keys().lock("fr")));
+        assertFalse(raw.exists(provider.keys().lock("fr2")));
+        Map<String, Long> tokens =
+                acquired(provider.tryAcquire(take(List.of("fr", "fr2"), "A"))).fencingTokens();
+        assertTrue(tokens.get("fr") > second && tokens.get("fr2") > second, "floored at the clock: " + tokens);
+        assertTrue(provider.release(List.of("fr", "fr2"), "A"));
+    }
+
+    @Test
+    void anAcquireWhoseReplyWasLostIsAnsweredAgainNotBlockedByItself() {
+        java.util.concurrent.atomic.AtomicBoolean lost = new java.util.concurrent.atomic.AtomicBoolean();
+        provider.store().afterReply = what -> {
+            if (what.equals("run acquire.lua") && lost.compareAndSet(false, true))
+                throw new redis.clients.jedis.exceptions.JedisConnectionException("reply lost (simulated)");
+        };
+        AcquireResult.Acquired again = acquired(
+                provider.tryAcquire(new AcquireRequest(List.of("lost1", "lost2"), "A", Duration.ofSeconds(30), null)));
+        provider.store().afterReply = what -> {};
+        assertTrue(lost.get(), "the first reply was lost and the call retried");
+        for (String key : List.of("lost1", "lost2")) {
+            assertEquals(
+                    raw.hget(provider.keys().lock(key), "t"),
+                    Long.toString(again.fencingTokens().get(key)),
+                    "the replay answers the token of the one grant");
+            assertNotNull(raw.hget(provider.keys().lock(key), "n"), "a replay, not a re-entry (which drops n)");
+        }
+        assertNotNull(again.expiresAt());
+        assertEquals(List.of("lost1", "lost2"), keysOf(listed(provider, "A")));
+        blocked(provider.tryAcquire(take(List.of("lost2"), "B")));
+        assertEquals(2, provider.releaseAll("A"));
+    }
+
+    @Test
+    void ownerIndexKeepsItsExpiryAcrossReleasesAndNeverShowsItsKeeper() {
+        String index = provider.keys().ownerIndex("A");
+        acquired(provider.tryAcquire(new AcquireRequest(List.of("i1"), "A", Duration.ofSeconds(10), null)));
+        assertEquals(Set.of("", "i1"), raw.hkeys(index), "an index with an expiry has a keeper");
+        long ttl = raw.pttl(index);
+        assertTrue(ttl > 10_000 && ttl <= 20_000, "at least the lease, with room: PTTL " + ttl);
+        assertTrue(provider.release(List.of("i1"), "A"));
+        assertEquals(Set.of(""), raw.hkeys(index), "released: the keeper keeps the index and its expiry");
+        assertTrue(raw.pttl(index) > 0);
+        assertEquals(List.of(), listed(provider, "A"));
+        assertEquals(0, provider.releaseAll("A"));
+
+        acquired(provider.tryAcquire(new AcquireRequest(List.of("i2", "i3"), "A", Duration.ofSeconds(10), null)));
+        acquired(provider.tryAcquire(new AcquireRequest(List.of("i4"), "A", Duration.ofSeconds(60), null)));
+        assertTrue(raw.pttl(index) > 60_000, "a longer lease extends the index: PTTL " + raw.pttl(index));
+        acquired(provider.tryAcquire(new AcquireRequest(List.of("i5"), "A", Duration.ofSeconds(1), null)));
+        assertTrue(raw.pttl(index) > 60_000, "a shorter lease never shortens it: PTTL " + raw.pttl(index));
+        assertEquals(List.of("i2", "i3", "i4", "i5"), keysOf(listed(provider, "A")));
+        assertEquals(4, provider.releaseAll("A"));
+        assertEquals(Set.of(""), raw.hkeys(index));
+
+        // A lock without lease keeps the index forever: then without keeper, gone with its last entry.
+        acquired(provider.tryAcquire(new AcquireRequest(List.of("i6"), "A", Duration.ofSeconds(10), null)));
+        acquired(provider.tryAcquire(take(List.of("forever"), "A")));
+        assertEquals(-1, raw.pttl(index));
+        assertEquals(Set.of("i6", "forever"), raw.hkeys(index));
+        assertEquals(List.of("forever", "i6"), keysOf(listed(provider, "A")));
+        assertEquals(2, provider.releaseAll("A"));
+        assertFalse(raw.exists(index), "an index kept forever goes with its last entry");
+
+        // The anonymous index follows the same rules.
+        String anonymous = provider.keys().ownerIndex(null);
+        acquired(provider.tryAcquire(new AcquireRequest(List.of("anon"), null, Duration.ofSeconds(10), null)));
+        assertEquals(Set.of("", "anon"), raw.hkeys(anonymous));
+        assertEquals(1, provider.releaseAll(null));
+        assertEquals(Set.of(""), raw.hkeys(anonymous));
+    }
+
+    @Test
+    void aWaiterQueuedOnAnyKeyOfACallIsSeenEvenAmongMany() {
+        List<String> many = new ArrayList<>();
+        for (int i = 0; i < 150; i++) many.add(String.format("m%03d", i));
+        String queued = many.get(140); // in the second group of queue reads
+        acquired(provider.tryAcquire(take(List.of(queued), "holder")));
+        blocked(provider.tryAcquire(new AcquireRequest(List.of(queued), "w", null, "waiter-m")));
+        assertTrue(provider.release(List.of(queued), "holder"));
+
+        AcquireResult.Blocked jumped = blocked(provider.tryAcquire(take(many, "other")));
+        assertEquals(queued, jumped.key());
+        assertEquals("waiter-m", jumped.aheadWaiterId(), "a free key goes to the first in line");
+        assertEquals(List.of(), listed(provider, null), "all or nothing");
+
+        acquired(provider.tryAcquire(new AcquireRequest(List.of(queued), "w", null, "waiter-m")));
+        assertFalse(raw.exists(provider.keys().queue(queued)), "the grant took the waiter out of line");
+        assertTrue(provider.release(List.of(queued), "w"));
+        acquired(provider.tryAcquire(take(many, "other")));
+        assertEquals(150, provider.releaseAll("other"));
     }
 
     @Test
