@@ -175,7 +175,7 @@ final class NotificationListener implements AutoCloseable {
         }
     }
 
-    private static int backendPid(Connection connection) throws SQLException {
+    static int backendPid(Connection connection) throws SQLException {
         try (Statement st = connection.createStatement();
                 ResultSet rs = st.executeQuery("SELECT pg_backend_pid()")) {
             rs.next();

@@ -6,9 +6,6 @@ import dev.locking.spi.AcquireRequest;
 import dev.locking.spi.AcquireResult;
 import dev.locking.spi.HeldLock;
 import dev.locking.spi.LockingProvider;
-import java.lang.invoke.MethodHandle;
-import java.lang.invoke.MethodHandles;
-import java.lang.invoke.MethodType;
 import java.sql.Array;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -31,6 +28,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Consumer;
 import javax.sql.DataSource;
 import org.flywaydb.core.api.FlywayException;
+import org.postgresql.PGConnection;
 import org.postgresql.PGStatement;
 import org.postgresql.util.PSQLException;
 import org.postgresql.util.ServerErrorMessage;
@@ -78,6 +76,8 @@ final class PostgresLockingProvider implements LockingProvider {
     private final HikariDataSource ownedPool;
     private final Statements sql;
     private final NotificationListener listener;
+    private final String registrationId;
+    private final StatementWatchdog timeouts;
     private final long statementTimeoutMillis;
     private final int lockTimeoutMillis;
     /** Waiters that may have a queue entry (a blocked attempt of theirs committed), until they leave it. */
@@ -92,6 +92,7 @@ final class PostgresLockingProvider implements LockingProvider {
             Optional<DataSource> handedIn,
             Consumer<String> keyReleased) {
         this.label = "lp_" + registrationId;
+        this.registrationId = registrationId;
         this.settings = settings;
         this.sql = new Statements(settings.schema, settings.synchronousCommit);
         this.statementTimeoutMillis = Math.max(1000, settings.statementTimeout.toMillis());
@@ -107,6 +108,8 @@ final class PostgresLockingProvider implements LockingProvider {
             this.ownedPool = new HikariDataSource(settings.hikariConfig(registrationId));
             this.dataSource = ownedPool;
         }
+        // After the pool (whose construction is what can still fail), before the first call.
+        this.timeouts = new StatementWatchdog(label);
         if (settings.notifications == PostgresSettings.Notifications.LISTEN) {
             this.listener = new NotificationListener(
                     label, settings.channel(), listenerConnections(registrationId), keyReleased, this::checkSchema);
@@ -128,7 +131,7 @@ final class PostgresLockingProvider implements LockingProvider {
         String grant = UUID.randomUUID().toString();
         try {
             AcquireResult result = call("acquire " + describe(keys), deadline(request.budget()), (c, limits) -> {
-                try (PreparedStatement ps = prepare(c, sql.tryAcquire, limits)) {
+                try (PreparedStatement ps = prepare(c, sql.tryAcquire)) {
                     ps.setArray(1, textArray(c, keys));
                     ps.setString(2, request.owner());
                     setMillis(ps, 3, request.lease());
@@ -136,7 +139,7 @@ final class PostgresLockingProvider implements LockingProvider {
                     ps.setString(5, grant);
                     ps.setLong(6, settings.waiterExpiry.toMillis());
                     ps.setInt(7, limits.lockMillis());
-                    try (ResultSet rs = ps.executeQuery()) {
+                    try (ResultSet rs = query(ps, limits)) {
                         rs.next();
                         return readAcquire(rs, keys);
                     }
@@ -196,14 +199,54 @@ final class PostgresLockingProvider implements LockingProvider {
 
     @Override
     public boolean release(List<String> keys, String owner) {
+        if (!schemaBeforeV4) {
+            try {
+                return call("release " + describe(keys), NO_DEADLINE, (c, limits) -> {
+                    try (PreparedStatement ps = prepare(c, sql.release)) {
+                        ps.setArray(1, textArray(c, keys));
+                        ps.setString(2, owner);
+                        ps.setInt(3, limits.lockMillis());
+                        ps.setBoolean(4, settings.synchronousCommit == PostgresSettings.SynchronousCommit.GRANTS);
+                        return single(ps, limits).getBoolean(1);
+                    }
+                });
+            } catch (LockingException e) {
+                // A schema migrated before V4 has the three-argument release only: the call failed
+                // before it ran. Keep releasing, durably, until migrate has run.
+                if (!(e.getCause() instanceof SQLException s && "42883".equals(s.getSQLState()) && hasOldRelease()))
+                    throw e;
+                schemaBeforeV4 = true;
+                log.warn(
+                        "{}: schema \"{}\" is older than this provider (no V4); releases work, durably and"
+                                + " slower, until you run the migrations: LockingModule.migrate() or `locking migrate`",
+                        label,
+                        settings.schema);
+            }
+        }
         return call("release " + describe(keys), NO_DEADLINE, (c, limits) -> {
-            try (PreparedStatement ps = prepare(c, sql.release, limits)) {
+            try (PreparedStatement ps = prepare(c, sql.releaseBeforeV4)) {
                 ps.setArray(1, textArray(c, keys));
                 ps.setString(2, owner);
                 ps.setInt(3, limits.lockMillis());
-                return single(ps).getBoolean(1);
+                return single(ps, limits).getBoolean(1);
             }
         });
+    }
+
+    /** Set once a release found a schema from before V4 (three-argument locking_release only). */
+    private volatile boolean schemaBeforeV4;
+
+    private boolean hasOldRelease() {
+        try {
+            return call("look for the release function", NO_DEADLINE, (c, limits) -> {
+                try (PreparedStatement ps = prepare(c, sql.releaseBeforeV4Present)) {
+                    ps.setString(1, settings.schema);
+                    return single(ps, limits).getBoolean(1);
+                }
+            });
+        } catch (LockingException e) {
+            return false;
+        }
     }
 
     @Override
@@ -212,9 +255,9 @@ final class PostgresLockingProvider implements LockingProvider {
                 "releaseAll of " + (owner == null ? "anonymous locks" : "owner \"" + owner + "\""),
                 NO_DEADLINE,
                 (c, limits) -> {
-                    try (PreparedStatement ps = prepare(c, sql.releaseAll, limits)) {
+                    try (PreparedStatement ps = prepare(c, sql.releaseAll)) {
                         ps.setString(1, owner);
-                        return single(ps).getInt(1);
+                        return single(ps, limits).getInt(1);
                     }
                 });
     }
@@ -222,12 +265,12 @@ final class PostgresLockingProvider implements LockingProvider {
     @Override
     public boolean renew(List<String> keys, String owner, Duration lease) {
         return call("renew " + describe(keys), NO_DEADLINE, (c, limits) -> {
-            try (PreparedStatement ps = prepare(c, sql.renew, limits)) {
+            try (PreparedStatement ps = prepare(c, sql.renew)) {
                 ps.setArray(1, textArray(c, keys));
                 ps.setString(2, owner);
                 setMillis(ps, 3, lease);
                 ps.setInt(4, limits.lockMillis());
-                return single(ps).getBoolean(1);
+                return single(ps, limits).getBoolean(1);
             }
         });
     }
@@ -240,11 +283,11 @@ final class PostgresLockingProvider implements LockingProvider {
         long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(LEAVE_QUEUE_MILLIS);
         try {
             call("leave the queue of " + describe(keys), deadline, (c, limits) -> {
-                try (PreparedStatement ps = prepare(c, sql.leaveQueue, limits)) {
+                try (PreparedStatement ps = prepare(c, sql.leaveQueue)) {
                     ps.setArray(1, textArray(c, keys));
                     ps.setString(2, waiterId);
                     ps.setInt(3, limits.lockMillis());
-                    single(ps);
+                    single(ps, limits);
                     return null;
                 }
             });
@@ -269,9 +312,9 @@ final class PostgresLockingProvider implements LockingProvider {
         if (keysByWaiterId.isEmpty()) return true;
         long deadline = System.nanoTime() + settings.pollInterval.toNanos();
         call("refresh " + keysByWaiterId.size() + " parked waiters", deadline, (c, limits) -> {
-            try (PreparedStatement ps = prepare(c, sql.refreshWaiters, limits)) {
+            try (PreparedStatement ps = prepare(c, sql.refreshWaiters)) {
                 ps.setArray(1, textArray(c, List.copyOf(keysByWaiterId.keySet())));
-                ps.executeUpdate();
+                timed(ps, limits, PreparedStatement::executeUpdate);
                 return null;
             }
         });
@@ -281,12 +324,12 @@ final class PostgresLockingProvider implements LockingProvider {
     @Override
     public Optional<List<HeldLock>> list(String owner, int limit) {
         return Optional.of(call("list locks", NO_DEADLINE, (c, limits) -> {
-            try (PreparedStatement ps = prepare(c, sql.list, limits)) {
+            try (PreparedStatement ps = prepare(c, sql.list)) {
                 ps.setString(1, owner);
                 ps.setBoolean(2, owner == null);
                 ps.setInt(3, limit);
                 List<HeldLock> held = new ArrayList<>();
-                try (ResultSet rs = ps.executeQuery()) {
+                try (ResultSet rs = query(ps, limits)) {
                     while (rs.next()) {
                         OffsetDateTime expires = rs.getObject(3, OffsetDateTime.class);
                         held.add(new HeldLock(
@@ -311,7 +354,13 @@ final class PostgresLockingProvider implements LockingProvider {
         // The start-up check would only race this migration and warn about what it is fixing.
         schemaWarned.set(true);
         try {
-            List<String> applied = PostgresMigrations.migrate(dataSource, settings.schema);
+            List<String> applied;
+            if (ownedPool == null) applied = PostgresMigrations.migrate(dataSource, settings.schema);
+            else
+                try (HikariDataSource once = new HikariDataSource(settings.migrationConfig(registrationId))) {
+                    applied = PostgresMigrations.migrate(once, settings.schema);
+                }
+            schemaBeforeV4 = false;
             applied.forEach(line -> log.info("{}: applied {}", label, line));
             return applied;
         } catch (FlywayException e) {
@@ -358,6 +407,7 @@ final class PostgresLockingProvider implements LockingProvider {
         if (!closed.compareAndSet(false, true)) return;
         if (listener != null) listener.close();
         if (ownedPool != null) ownedPool.close();
+        timeouts.close();
     }
 
     @Override
@@ -390,7 +440,7 @@ final class PostgresLockingProvider implements LockingProvider {
      * What one attempt of a call may take.
      *
      * @param lockMillis the longest wait for the keys' advisory locks (the functions' lock timeout)
-     * @param queryMillis the JDBC query timeout: past it the statement is cancelled
+     * @param queryMillis the query timeout: past it the statement is cancelled
      */
     record Limits(int lockMillis, long queryMillis) {}
 
@@ -478,54 +528,72 @@ final class PostgresLockingProvider implements LockingProvider {
         }
     }
 
-    private PreparedStatement prepare(Connection c, String statement, Limits limits) throws SQLException {
+    private PreparedStatement prepare(Connection c, String statement) throws SQLException {
         PreparedStatement ps = c.prepareStatement(statement);
-        // Unnamed statements only: named server-side statements break behind PgBouncer in
-        // transaction mode, and planning "SELECT f($1..)" costs next to nothing.
-        if (ps.isWrapperFor(PGStatement.class)) ps.unwrap(PGStatement.class).setPrepareThreshold(0);
-        // Milliseconds, so that a call near its caller's deadline is cancelled near it too.
-        if (SET_QUERY_TIMEOUT_MS != null && ps.isWrapperFor(PG_STATEMENT_CLASS)) {
-            try {
-                SET_QUERY_TIMEOUT_MS.invoke(ps.unwrap(PG_STATEMENT_CLASS), limits.queryMillis());
-                return ps;
-            } catch (SQLException | RuntimeException e) {
-                throw e;
-            } catch (Throwable e) {
-                throw new IllegalStateException(e);
-            }
-        }
-        ps.setQueryTimeout((int) Math.max(1, TimeUnit.MILLISECONDS.toSeconds(limits.queryMillis() + 999)));
+        // Named server-side statements (parsed and planned once per connection: about a third of
+        // an uncontended call's server time, see locking-bench/NOTES.md) on a server session of our
+        // own; unnamed ones behind a pooler, where a named statement may not exist on the server
+        // session the next transaction lands on.
+        if (ps.isWrapperFor(PGStatement.class))
+            ps.unwrap(PGStatement.class).setPrepareThreshold(directSession(c) ? 1 : 0);
+        // Its execution is cancelled near the caller's deadline, or at statement-timeout, by the
+        // watchdog (see query), which costs less per statement than the driver's own timer.
         return ps;
     }
 
-    /**
-     * pgjdbc's millisecond query timeout, {@code PgStatement.setQueryTimeoutMs(long)}: JDBC's own is
-     * whole seconds. Looked up reflectively (the class is the driver's implementation, not its API);
-     * without it, calls fall back to whole seconds.
-     */
-    private static final Class<?> PG_STATEMENT_CLASS;
+    /** Whether the pool's connections are server sessions of their own; null until the first call. */
+    private volatile Boolean direct;
 
-    private static final MethodHandle SET_QUERY_TIMEOUT_MS;
-
-    static {
-        Class<?> type = null;
-        MethodHandle handle = null;
-        try {
-            type = Class.forName("org.postgresql.jdbc.PgStatement");
-            handle = MethodHandles.publicLookup()
-                    .findVirtual(type, "setQueryTimeoutMs", MethodType.methodType(void.class, long.class));
-        } catch (ReflectiveOperationException | RuntimeException e) {
-            log.warn(
-                    "pgjdbc has no PgStatement.setQueryTimeoutMs ({}); query timeouts are whole seconds", e.toString());
-        }
-        PG_STATEMENT_CLASS = type;
-        SET_QUERY_TIMEOUT_MS = handle;
+    /** Whether calls use named server-side statements: null until the first call has found out. */
+    Boolean serverPrepared() {
+        return direct;
     }
 
-    private static ResultSet single(PreparedStatement ps) throws SQLException {
-        ResultSet rs = ps.executeQuery();
+    /**
+     * True when {@code c} is a server session of its own, not a session a pooler (PgBouncer) shares
+     * between clients: a pooler hands out cancel keys of its own, so the backend pid in the
+     * connection's cancel key is the server's {@code pg_backend_pid()} only on a direct connection.
+     * Checked on the first call; every connection of a pool goes the same way.
+     */
+    private boolean directSession(Connection c) throws SQLException {
+        Boolean known = direct;
+        if (known != null) return known;
+        boolean isDirect = c.isWrapperFor(PGConnection.class)
+                && c.unwrap(PGConnection.class).getBackendPID() == NotificationListener.backendPid(c);
+        if (!isDirect)
+            log.info(
+                    "{}: connections go through a connection pooler; statements are not prepared on the server", label);
+        direct = isDirect;
+        return isDirect;
+    }
+
+    private ResultSet single(PreparedStatement ps, Limits limits) throws SQLException {
+        ResultSet rs = query(ps, limits);
         rs.next();
         return rs;
+    }
+
+    /**
+     * Runs {@code ps}, cancelled by the watchdog if it runs past the attempt's query timeout. Only
+     * the execution is timed: the rows are in hand when it returns (reading them may still ask the
+     * server about a type once per connection, which must not be cancelled by a late tick).
+     */
+    private ResultSet query(PreparedStatement ps, Limits limits) throws SQLException {
+        return timed(ps, limits, PreparedStatement::executeQuery);
+    }
+
+    @FunctionalInterface
+    private interface Execution<T> {
+        T run(PreparedStatement ps) throws SQLException;
+    }
+
+    private <T> T timed(PreparedStatement ps, Limits limits, Execution<T> execution) throws SQLException {
+        timeouts.watch(ps, limits.queryMillis());
+        try {
+            return execution.run(ps);
+        } finally {
+            timeouts.done();
+        }
     }
 
     private static Array textArray(Connection c, List<String> values) throws SQLException {
@@ -605,9 +673,9 @@ final class PostgresLockingProvider implements LockingProvider {
     private void checkSchema() {
         if (closed.get() || schemaWarned.get()) return;
         try (Connection c = dataSource.getConnection();
-                PreparedStatement ps = prepare(c, sql.schemaPresent, limits(NO_DEADLINE))) {
+                PreparedStatement ps = prepare(c, sql.schemaPresent)) {
             ps.setString(1, settings.schema);
-            try (ResultSet rs = ps.executeQuery()) {
+            try (ResultSet rs = query(ps, limits(NO_DEADLINE))) {
                 if (rs.next() && !rs.getBoolean(1) && schemaWarned.compareAndSet(false, true))
                     log.warn(
                             "{}: schema \"{}\" of {} has no locking tables yet: calls fail until the migrations run"

@@ -58,8 +58,8 @@ final class PostgresSettings {
     final Duration waiterExpiry;
     final Duration statementTimeout;
     final Duration lockTimeout;
-    /** False: lock calls commit with synchronous_commit = off (faster; a server crash may forget the last ones). */
-    final boolean synchronousCommit;
+    /** Which lock calls wait for their commit's WAL flush (the synchronous-commit option). */
+    final SynchronousCommit synchronousCommit;
 
     final Properties pool;
 
@@ -99,7 +99,7 @@ final class PostgresSettings {
             problems.add(path + ".waiter-expiry must be at least 3 x poll-interval (" + pollInterval.multipliedBy(3)
                     + "), was " + waiterExpiry + ": live waiters would lose their place in the queue");
 
-        synchronousCommit = flag(c, "synchronous-commit", true, path, problems);
+        synchronousCommit = synchronousCommit(c, path, problems);
         pool = poolProperties(c, path + ".pool", problems);
     }
 
@@ -145,6 +145,20 @@ final class PostgresSettings {
         return config;
     }
 
+    /**
+     * A small pool of its own for {@code migrate}: the lock calls' socket timeout (statement-timeout
+     * + 10 s) is far too short for a migration that rewrites a big table.
+     */
+    HikariConfig migrationConfig(String registration) {
+        HikariConfig config = hikariConfig(registration);
+        config.setPoolName(config.getPoolName() + "-migrate");
+        config.setMaximumPoolSize(2); // Flyway holds a second connection while it migrates
+        config.setMinimumIdle(0);
+        if (!pool.containsKey("dataSource.socketTimeout"))
+            config.getDataSourceProperties().put("socketTimeout", "0");
+        return config;
+    }
+
     /** {@code url} with any password in it replaced, fit for logs and messages. */
     static String redact(String url) {
         if (url == null) return null;
@@ -171,14 +185,40 @@ final class PostgresSettings {
         return value.isEmpty() ? null : value;
     }
 
-    private static boolean flag(Config c, String key, boolean fallback, String path, List<String> problems) {
-        if (!c.hasPath(key)) return fallback;
-        try {
-            return c.getBoolean(key);
-        } catch (ConfigException e) {
-            problems.add(path + "." + key + " must be on or off, was \""
-                    + c.getValue(key).unwrapped() + "\"");
-            return fallback;
+    /**
+     * The synchronous-commit option: which lock calls wait for the WAL flush of their commit.
+     *
+     * <ul>
+     *   <li>{@code ON}: every call; a grant, a renewal and a release each survive any crash of the
+     *       database server.
+     *   <li>{@code GRANTS} (the default): calls that grant or extend a lock wait; the release of a lock
+     *       that has a lease does not. A crash may forget such a release, and the lock is then held
+     *       again until its lease ends; nothing is ever granted twice, because the key's next acquire
+     *       commits durably and its flush carries the release with it.
+     *   <li>{@code OFF}: none; a crash may forget grants too.
+     * </ul>
+     */
+    enum SynchronousCommit {
+        ON,
+        GRANTS,
+        OFF
+    }
+
+    private static SynchronousCommit synchronousCommit(Config c, String path, List<String> problems) {
+        String key = "synchronous-commit";
+        if (!c.hasPath(key)) return SynchronousCommit.GRANTS;
+        Object value = c.getValue(key).unwrapped();
+        String text = String.valueOf(value).toLowerCase(Locale.ROOT);
+        switch (text) {
+            case "on", "true", "yes":
+                return SynchronousCommit.ON;
+            case "off", "false", "no":
+                return SynchronousCommit.OFF;
+            case "grants":
+                return SynchronousCommit.GRANTS;
+            default:
+                problems.add(path + "." + key + " must be on, grants or off, was \"" + value + "\"");
+                return SynchronousCommit.GRANTS;
         }
     }
 

@@ -13,6 +13,11 @@ import java.nio.charset.StandardCharsets;
 final class Statements {
     final String tryAcquire;
     final String release;
+    /** The release of a schema migrated before V4, which has no fourth argument. */
+    final String releaseBeforeV4;
+    /** Whether the schema has that three-argument release (and so is older than V4). */
+    final String releaseBeforeV4Present;
+
     final String releaseAll;
     final String renew;
     final String leaveQueue;
@@ -22,17 +27,21 @@ final class Statements {
     final String refreshWaiters;
 
     Statements(String schema) {
-        this(schema, true);
+        this(schema, PostgresSettings.SynchronousCommit.ON);
     }
 
     /**
-     * @param synchronousCommit false: the lock calls (acquire, release, releaseAll, renew, leaving a
-     *     queue) commit with {@code synchronous_commit = off}, set for their transaction only, so they
-     *     do not wait for the WAL flush (the {@code synchronous-commit} option)
+     * @param mode {@code OFF}: the lock calls (acquire, release, releaseAll, renew, leaving a queue)
+     *     commit with {@code synchronous_commit = off}, set for their transaction only, so they do not
+     *     wait for the WAL flush (the {@code synchronous-commit} option); otherwise they wait, except
+     *     that with {@code GRANTS} the release function turns it off itself for a lock that had a lease
      */
-    Statements(String schema, boolean synchronousCommit) {
+    Statements(String schema, PostgresSettings.SynchronousCommit mode) {
+        boolean synchronousCommit = mode != PostgresSettings.SynchronousCommit.OFF;
         tryAcquire = commit(load("try-acquire.sql", schema), synchronousCommit);
         release = commit(load("release.sql", schema), synchronousCommit);
+        releaseBeforeV4 = commit(load("release-before-v4.sql", schema), synchronousCommit);
+        releaseBeforeV4Present = load("release-before-v4-present.sql", schema);
         releaseAll = commit(load("release-all.sql", schema), synchronousCommit);
         renew = commit(load("renew.sql", schema), synchronousCommit);
         leaveQueue = commit(load("leave-queue.sql", schema), synchronousCommit);

@@ -1,1 +1,1 @@
-SELECT "{schema}".locking_release(?, ?, ?)
+SELECT "{schema}".locking_release(?, ?, ?, ?)

@@ -85,11 +85,12 @@ class PostgresProviderTest {
         String fresh = server.newSchema("migrate");
         try (LockingProvider p = provider(options(fresh))) {
             List<String> applied = p.migrate();
-            assertEquals(3, applied.size(), applied.toString());
+            assertEquals(4, applied.size(), applied.toString());
             assertTrue(
                     applied.get(0).contains("V1")
                             && applied.get(1).contains("V2")
-                            && applied.get(2).contains("V3"),
+                            && applied.get(2).contains("V3")
+                            && applied.get(3).contains("V4"),
                     applied.toString());
             assertEquals(List.of(), p.migrate(), "a second migrate has nothing to do");
             assertEquals(
@@ -113,17 +114,88 @@ class PostgresProviderTest {
             server.execute("INSERT INTO " + app + ".flyway_schema_history VALUES (1, '1', 'the app''s own')");
             server.execute("CREATE TABLE " + app + ".orders (id int)");
             try (LockingProvider p = provider(options(app))) {
-                assertEquals(3, p.migrate().size(), "a non-empty schema is baselined, not refused");
+                assertEquals(4, p.migrate().size(), "a non-empty schema is baselined, not refused");
                 assertTrue(p.release(List.of("k"), "A") == false);
             }
             assertEquals(
                     List.of("1|the app's own"),
                     query("SELECT version || '|' || description FROM " + app + ".flyway_schema_history"));
             assertEquals(
-                    List.of("0", "1", "2", "3"),
+                    List.of("0", "1", "2", "3", "4"),
                     query("SELECT version FROM " + app + ".locking_schema_history ORDER BY installed_rank"));
         } finally {
             server.dropSchema(app);
+        }
+    }
+
+    @Test
+    @DisplayName("a call stuck on the server is cancelled at statement-timeout, and the pool's next call works")
+    void stuckCallIsCancelledAtStatementTimeout() throws Exception {
+        Map<String, Object> opts = options(schema);
+        opts.put("statement-timeout", "1s");
+        opts.put("lock-timeout", "30s"); // the lock wait alone would not end it
+        String key = "stuck-" + System.nanoTime();
+        try (LockingProvider p = provider(opts);
+                Connection blocker = server.dataSource().getConnection()) {
+            assertInstanceOf(
+                    AcquireResult.Acquired.class, p.tryAcquire(new AcquireRequest(List.of(key), "A", null, null)));
+            blocker.setAutoCommit(false);
+            try (PreparedStatement ps =
+                    blocker.prepareStatement("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))")) {
+                ps.setString(1, key);
+                ps.execute();
+            }
+            long started = System.nanoTime();
+            LockingException e = assertThrows(LockingException.class, () -> p.release(List.of(key), "A"));
+            long millis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started);
+            assertTrue(e.getMessage().contains("statement-timeout"), e.getMessage());
+            assertTrue(millis >= 900 && millis < 10_000, "cancelled after " + millis + " ms");
+            blocker.rollback();
+            assertTrue(p.release(List.of(key), "A"), "the lock was still held, and is released now");
+        }
+    }
+
+    @Test
+    @DisplayName("a schema migrated before V4 keeps locking, releases included, until migrate brings it to V4")
+    void schemaBeforeV4KeepsWorkingUntilMigrated() {
+        String old = server.newSchema("before_v4");
+        try {
+            org.flywaydb.core.Flyway.configure(PostgresMigrations.class.getClassLoader())
+                    .dataSource(server.dataSource())
+                    .schemas(old)
+                    .table(PostgresMigrations.HISTORY_TABLE)
+                    .locations(PostgresMigrations.LOCATION)
+                    .baselineOnMigrate(true)
+                    .baselineVersion("0")
+                    .target("3")
+                    .load()
+                    .migrate();
+            assertEquals(
+                    List.of("1", "2", "3"),
+                    query("SELECT version FROM " + old + ".locking_schema_history ORDER BY installed_rank"));
+            try (LockingProvider p = provider(options(old))) {
+                for (int round = 0; round < 2; round++) { // before and after migrate
+                    AcquireResult.Acquired a = (AcquireResult.Acquired)
+                            p.tryAcquire(new AcquireRequest(List.of("v3-key"), "A", Duration.ofSeconds(30), null));
+                    assertInstanceOf(
+                            AcquireResult.Blocked.class,
+                            p.tryAcquire(new AcquireRequest(List.of("v3-key"), "B", null, null)));
+                    assertFalse(p.release(List.of("v3-key"), "B"), "not B's");
+                    assertTrue(p.release(List.of("v3-key"), "A"));
+                    AcquireResult.Acquired b = (AcquireResult.Acquired)
+                            p.tryAcquire(new AcquireRequest(List.of("v3-key"), "B", null, null));
+                    assertTrue(
+                            b.fencingTokens().get("v3-key") > a.fencingTokens().get("v3-key"));
+                    assertTrue(p.release(List.of("v3-key"), "B"));
+                    if (round == 0) {
+                        List<String> applied = p.migrate();
+                        assertEquals(1, applied.size(), applied.toString());
+                        assertTrue(applied.get(0).contains("V4"), applied.toString());
+                    }
+                }
+            }
+        } finally {
+            server.dropSchema(old);
         }
     }
 
@@ -136,7 +208,7 @@ class PostgresProviderTest {
                     + " expiration timestamptz NULL)");
             server.execute("INSERT INTO " + medusa + ".locking VALUES ('old', 'medusa-owner', NULL)");
             try (LockingProvider p = provider(options(medusa))) {
-                assertEquals(3, p.migrate().size());
+                assertEquals(4, p.migrate().size());
                 assertInstanceOf(
                         AcquireResult.Blocked.class, p.tryAcquire(new AcquireRequest(List.of("old"), "B", null, null)));
                 assertTrue(p.release(List.of("old"), "medusa-owner"));
@@ -347,6 +419,28 @@ class PostgresProviderTest {
     }
 
     @Test
+    @DisplayName("statements are prepared on the server on a direct connection, never through PgBouncer")
+    void serverPreparedStatementsOnlyOnDirectSessions() {
+        Map<String, Object> direct = options(schema);
+        Map<String, Object> pooled =
+                TestModules.options(server, PgBouncerServer.shared().jdbcUrl(), schema);
+        pooled.put("notifications", "poll");
+        for (Map<String, Object> opts : List.of(direct, pooled)) {
+            try (PostgresLockingProvider p = (PostgresLockingProvider) provider(opts)) {
+                String key = "prepared-" + System.nanoTime();
+                // More calls than pgjdbc's cache needs to switch to a named statement, on one pool.
+                for (int i = 0; i < 10; i++) {
+                    assertInstanceOf(
+                            AcquireResult.Acquired.class,
+                            p.tryAcquire(new AcquireRequest(List.of(key), "A", null, null)));
+                    assertTrue(p.release(List.of(key), "A"));
+                }
+                assertEquals(opts == direct, p.serverPrepared(), String.valueOf(opts.get("url")));
+            }
+        }
+    }
+
+    @Test
     @DisplayName("through PgBouncer, a direct listen-url still wakes waiters by notification")
     void pgBouncerWithDirectListenUrlIsNotified() throws Exception {
         PgBouncerServer bouncer = PgBouncerServer.shared();
@@ -451,6 +545,59 @@ class PostgresProviderTest {
         bad.put("synchronous-commit", "sometimes");
         LockingConfigurationException e =
                 assertThrows(LockingConfigurationException.class, () -> TestModules.module(bad));
-        assertTrue(e.getMessage().contains("synchronous-commit must be on or off"), e.getMessage());
+        assertTrue(e.getMessage().contains("synchronous-commit must be on, grants or off"), e.getMessage());
+    }
+
+    @Test
+    @DisplayName("synchronous-commit: on waits for every flush, grants (the default) skips it only for the"
+            + " release of a leased lock, off for every call")
+    void synchronousCommitModesDecideWhichCommitsWaitForTheFlush() throws Exception {
+        // Each call's transaction as it commits: the provider's statement and the synchronous_commit
+        // it commits with, read on the same connection just before the provider's commit (the pool
+        // runs with auto-commit off, so the provider commits itself).
+        List<String> leasedThenUnleased = List.of(
+                "locking_try_acquire on", "locking_release off", "locking_try_acquire on", "locking_release on");
+        assertEquals(leasedThenUnleased, commitsIn(null, "sc-default-"), "the default is grants");
+        assertEquals(leasedThenUnleased, commitsIn("grants", "sc-grants-"));
+        assertEquals(
+                List.of("locking_try_acquire on", "locking_release on", "locking_try_acquire on", "locking_release on"),
+                commitsIn("on", "sc-on-"));
+        assertEquals(
+                List.of(
+                        "locking_try_acquire off",
+                        "locking_release off",
+                        "locking_try_acquire off",
+                        "locking_release off"),
+                commitsIn("off", "sc-off-"));
+    }
+
+    /** Takes and frees a leased then an unleased lock; returns what each commit ran with. */
+    private static List<String> commitsIn(String mode, String prefix) throws Exception {
+        HikariConfig config = new HikariConfig();
+        config.setJdbcUrl(server.jdbcUrl());
+        config.setUsername(server.user());
+        if (server.password() != null) config.setPassword(server.password());
+        config.setAutoCommit(false);
+        config.setMaximumPoolSize(2);
+        List<String> commits = java.util.Collections.synchronizedList(new ArrayList<>());
+        try (HikariDataSource appPool = new HikariDataSource(config)) {
+            Map<String, Object> opts = new HashMap<>();
+            opts.put("schema", schema);
+            opts.put("notifications", "poll");
+            if (mode != null) opts.put("synchronous-commit", mode);
+            try (LockingModule m = LockingModule.builder()
+                    .config(TestModules.config(opts).withFallback(com.typesafe.config.ConfigFactory.load()))
+                    .dataSource("pg", CommitProbe.wrap(appPool, commits))
+                    .build()) {
+                LockOptions leased = LockOptions.defaults().owner("A").expire(Duration.ofSeconds(30));
+                LockOptions unleased = LockOptions.defaults().owner("B");
+                commits.clear(); // the provider's first look at the schema
+                m.acquire(prefix + "leased", leased);
+                assertTrue(m.release(prefix + "leased", leased));
+                m.acquire(prefix + "unleased", unleased);
+                assertTrue(m.release(prefix + "unleased", unleased));
+            }
+        }
+        return List.copyOf(commits);
     }
 }
