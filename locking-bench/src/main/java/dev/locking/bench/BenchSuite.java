@@ -42,6 +42,7 @@ public final class BenchSuite {
     static final List<String> PAIR_TARGETS = List.of(
             "in-memory",
             "postgres",
+            "postgres-sync",
             "postgres-async",
             "pgbouncer",
             "redis",

@@ -16,6 +16,7 @@ final class Report {
     /** Each provider and what it is compared with, in the pairs, execute and 10-key tables. */
     static final Map<String, List<String>> BASELINES = Map.of(
             "postgres", List.of("raw-postgres", "shedlock-jdbc"),
+            "postgres-sync", List.of("raw-postgres", "shedlock-jdbc"),
             "postgres-async", List.of("raw-postgres", "shedlock-jdbc"),
             "pgbouncer", List.of("raw-pgbouncer", "shedlock-jdbc-pgbouncer"),
             "redis", List.of("raw-redis", "redisson", "shedlock-jedis"));
@@ -96,8 +97,11 @@ final class Report {
                 .append(" in steady state: once per run for our PostgreSQL table (all forks share it; its rows")
                 .append(" are written and deleted), in each fork for every other target (ShedLock's rows exist")
                 .append(" and its provider has learnt so in that process).\n");
-        md.append("- `postgres-async` is the PostgreSQL provider with `synchronous-commit = off` (see the")
-                .append(" analysis below for what it gives up).\n\n");
+        md.append("- `postgres` and `pgbouncer` run the PostgreSQL provider's default, `synchronous-commit =")
+                .append(" grants` (an acquire waits for its WAL flush, the release of a leased lock does not);")
+                .append(" `postgres-sync` is `synchronous-commit = on` (every call waits for its flush) and")
+                .append(" `postgres-async` is `synchronous-commit = off` (no call waits). See the analysis below")
+                .append(" for what each gives up.\n\n");
 
         md.append("## Uncontended acquire + release pairs per second\n\n");
         md.append("| target | 1 thread | 8 threads |\n|---|---:|---:|\n");
@@ -114,7 +118,7 @@ final class Report {
                         .append(" |\n");
         md.append("\nRatios (provider / baseline, higher is better for the provider):\n\n");
         md.append("| provider | baseline | 1 thread | 8 threads |\n|---|---|---:|---:|\n");
-        for (String p : List.of("postgres", "postgres-async", "pgbouncer", "redis"))
+        for (String p : List.of("postgres", "postgres-sync", "postgres-async", "pgbouncer", "redis"))
             for (String b : BASELINES.get(p))
                 if (one.containsKey(p) || eight.containsKey(p))
                     md.append("| `")
@@ -237,10 +241,11 @@ final class Report {
         target("Redis, 8 threads: at least 0.7x raw", r(eight, "redis", "raw-redis"), 0.7);
         target("Redis ahead of Redisson, 1 thread (clear margin: 1.2x)", r(one, "redis", "redisson"), 1.2);
         target("Redis ahead of Redisson, 8 threads (clear margin: 1.2x)", r(eight, "redis", "redisson"), 1.2);
-        for (String pg : List.of("postgres", "pgbouncer")) {
+        for (String pg : List.of("postgres", "postgres-sync", "postgres-async", "pgbouncer")) {
             String raw = BASELINES.get(pg).get(0), shed = BASELINES.get(pg).get(1);
             target(pg + ", 1 thread: at least 0.8x raw advisory locks", r(one, pg, raw), 0.8);
             target(pg + ", 8 threads: at least 0.7x raw advisory locks", r(eight, pg, raw), 0.7);
+            if (pg.equals("postgres-async")) continue; // not a durable mode
             target(pg + " (durable), 1 thread: at least 2x ShedLock JDBC", r(one, pg, shed), 2.0);
             target(pg + " (durable), 8 threads: at least 2x ShedLock JDBC", r(eight, pg, shed), 2.0);
         }

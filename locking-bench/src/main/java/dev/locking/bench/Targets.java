@@ -61,7 +61,7 @@ final class Targets {
     static final int REDIS_POOL = 16;
 
     /** Targets on our PostgreSQL table, which the suite brings to steady state once for all forks. */
-    static final List<String> SHARED_TABLE = List.of("postgres", "postgres-async", "pgbouncer");
+    static final List<String> SHARED_TABLE = List.of("postgres", "postgres-sync", "postgres-async", "pgbouncer");
 
     /** Our providers, addressed through {@link LockingModule}. */
     static final List<String> PROVIDERS = List.of("in-memory", "postgres", "pgbouncer", "redis");
@@ -73,8 +73,12 @@ final class Targets {
                     name, registration("locking-postgres", postgresOptions(servers, false)));
             case "pgbouncer" -> new ModuleLocker(
                     name, registration("locking-postgres", postgresOptions(servers, true)));
+            case "postgres-sync" -> new ModuleLocker(
+                    name,
+                    registration("locking-postgres", withSynchronousCommit(postgresOptions(servers, false), "on")));
             case "postgres-async" -> new ModuleLocker(
-                    name, registration("locking-postgres", withDurability(postgresOptions(servers, false))));
+                    name,
+                    registration("locking-postgres", withSynchronousCommit(postgresOptions(servers, false), "off")));
             case "redis" -> new ModuleLocker(
                     name,
                     registration(
@@ -110,9 +114,9 @@ final class Targets {
         return options;
     }
 
-    private static Map<String, Object> withDurability(Map<String, Object> options) {
+    private static Map<String, Object> withSynchronousCommit(Map<String, Object> options, String mode) {
         Map<String, Object> copy = new LinkedHashMap<>(options);
-        copy.put("synchronous-commit", "off");
+        copy.put("synchronous-commit", mode);
         return copy;
     }
 
