@@ -723,10 +723,34 @@ final class PostgresLockingProvider implements LockingProvider {
             props.setProperty("ApplicationName", "dev.locking listener lp_" + registrationId);
             props.setProperty("tcpKeepAlive", "true");
             props.setProperty("connectTimeout", "10");
-            Connection c = new org.postgresql.Driver().connect(url, props);
+            Connection c = openListening(url, props, ListenerSocketFactory.class.getName());
             if (c == null) throw new SQLException("not a PostgreSQL JDBC URL: " + PostgresSettings.redact(url));
             return c;
         };
+    }
+
+    /**
+     * Opens the LISTEN connection on {@code socketFactory} ({@link ListenerSocketFactory}: each
+     * notification is handed over as soon as it arrives), or on pgjdbc's default socket when pgjdbc
+     * cannot load that class (a class loader that does not see this jar), where each notification
+     * reaches the listener about a millisecond later. Null when pgjdbc does not take the URL.
+     */
+    static Connection openListening(String url, Properties props, String socketFactory) throws SQLException {
+        Properties withFactory = new Properties();
+        withFactory.putAll(props);
+        withFactory.setProperty("socketFactory", socketFactory);
+        try {
+            return new org.postgresql.Driver().connect(url, withFactory);
+        } catch (SQLException e) {
+            if (!causedBy(e, ReflectiveOperationException.class)) throw e;
+            log.info("LISTEN on pgjdbc's default socket: {}", e.toString());
+            return new org.postgresql.Driver().connect(url, props);
+        }
+    }
+
+    private static boolean causedBy(Throwable e, Class<? extends Throwable> type) {
+        for (Throwable t = e; t != null; t = t.getCause()) if (type.isInstance(t)) return true;
+        return false;
     }
 
     private String where() {
