@@ -194,7 +194,8 @@ final class PostgresSettings {
      *   <li>{@code GRANTS} (the default): calls that grant or extend a lock wait; the release of a lock
      *       that has a lease does not. A crash may forget such a release, and the lock is then held
      *       again until its lease ends; nothing is ever granted twice, because the key's next acquire
-     *       commits durably and its flush carries the release with it.
+     *       commits durably and its flush carries the release with it. An acquire that is refused
+     *       does not wait either: a crash can only cost a waiter its place in line.
      *   <li>{@code OFF}: none; a crash may forget grants too.
      * </ul>
      */

@@ -34,11 +34,15 @@ final class Statements {
      * @param mode {@code OFF}: the lock calls (acquire, release, releaseAll, renew, leaving a queue)
      *     commit with {@code synchronous_commit = off}, set for their transaction only, so they do not
      *     wait for the WAL flush (the {@code synchronous-commit} option); otherwise they wait, except
-     *     that with {@code GRANTS} the release function turns it off itself for a lock that had a lease
+     *     that with {@code GRANTS} the release function turns it off itself for a lock that had a lease,
+     *     and an acquire that did not grant does not wait either
      */
     Statements(String schema, PostgresSettings.SynchronousCommit mode) {
         boolean synchronousCommit = mode != PostgresSettings.SynchronousCommit.OFF;
-        tryAcquire = commit(load("try-acquire.sql", schema), synchronousCommit);
+        String acquire = load("try-acquire.sql", schema);
+        tryAcquire = mode == PostgresSettings.SynchronousCommit.GRANTS
+                ? asyncUnlessGranted(acquire)
+                : commit(acquire, synchronousCommit);
         release = commit(load("release.sql", schema), synchronousCommit);
         releaseBeforeV4 = commit(load("release-before-v4.sql", schema), synchronousCommit);
         releaseBeforeV4Present = load("release-before-v4-present.sql", schema);
@@ -59,6 +63,18 @@ final class Statements {
     private static String commit(String select, boolean synchronousCommit) {
         if (synchronousCommit) return select;
         return "SELECT s.* FROM (" + select + ") AS s CROSS JOIN set_config('synchronous_commit', 'off', true) AS c";
+    }
+
+    /**
+     * The acquire, committing without waiting for its WAL flush when it did not grant: what such a
+     * call writes (its place in a queue, the tidying of stale entries) decides no ownership, and a
+     * database crash that forgot it costs that waiter its place, which its next attempt takes again.
+     * A blocked waiter's commit then no longer holds the key's advisory lock through a flush that the
+     * waiter being handed the key would wait behind.
+     */
+    private static String asyncUnlessGranted(String select) {
+        return "SELECT s.*, CASE WHEN s.granted THEN NULL ELSE set_config('synchronous_commit', 'off', true) END"
+                + " AS commit_mode FROM (" + select + ") AS s";
     }
 
     private static String load(String name, String schema) {

@@ -12,6 +12,7 @@ import ch.qos.logback.core.read.ListAppender;
 import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
 import dev.locking.api.Lease;
+import dev.locking.api.LockAcquisitionException;
 import dev.locking.api.LockOptions;
 import dev.locking.api.LockingConfigurationException;
 import dev.locking.api.LockingException;
@@ -85,12 +86,13 @@ class PostgresProviderTest {
         String fresh = server.newSchema("migrate");
         try (LockingProvider p = provider(options(fresh))) {
             List<String> applied = p.migrate();
-            assertEquals(4, applied.size(), applied.toString());
+            assertEquals(5, applied.size(), applied.toString());
             assertTrue(
                     applied.get(0).contains("V1")
                             && applied.get(1).contains("V2")
                             && applied.get(2).contains("V3")
-                            && applied.get(3).contains("V4"),
+                            && applied.get(3).contains("V4")
+                            && applied.get(4).contains("V5"),
                     applied.toString());
             assertEquals(List.of(), p.migrate(), "a second migrate has nothing to do");
             assertEquals(
@@ -114,14 +116,14 @@ class PostgresProviderTest {
             server.execute("INSERT INTO " + app + ".flyway_schema_history VALUES (1, '1', 'the app''s own')");
             server.execute("CREATE TABLE " + app + ".orders (id int)");
             try (LockingProvider p = provider(options(app))) {
-                assertEquals(4, p.migrate().size(), "a non-empty schema is baselined, not refused");
+                assertEquals(5, p.migrate().size(), "a non-empty schema is baselined, not refused");
                 assertTrue(p.release(List.of("k"), "A") == false);
             }
             assertEquals(
                     List.of("1|the app's own"),
                     query("SELECT version || '|' || description FROM " + app + ".flyway_schema_history"));
             assertEquals(
-                    List.of("0", "1", "2", "3", "4"),
+                    List.of("0", "1", "2", "3", "4", "5"),
                     query("SELECT version FROM " + app + ".locking_schema_history ORDER BY installed_rank"));
         } finally {
             server.dropSchema(app);
@@ -189,7 +191,7 @@ class PostgresProviderTest {
                     assertTrue(p.release(List.of("v3-key"), "B"));
                     if (round == 0) {
                         List<String> applied = p.migrate();
-                        assertEquals(1, applied.size(), applied.toString());
+                        assertEquals(2, applied.size(), applied.toString());
                         assertTrue(applied.get(0).contains("V4"), applied.toString());
                     }
                 }
@@ -208,7 +210,7 @@ class PostgresProviderTest {
                     + " expiration timestamptz NULL)");
             server.execute("INSERT INTO " + medusa + ".locking VALUES ('old', 'medusa-owner', NULL)");
             try (LockingProvider p = provider(options(medusa))) {
-                assertEquals(4, p.migrate().size());
+                assertEquals(5, p.migrate().size());
                 assertInstanceOf(
                         AcquireResult.Blocked.class, p.tryAcquire(new AcquireRequest(List.of("old"), "B", null, null)));
                 assertTrue(p.release(List.of("old"), "medusa-owner"));
@@ -550,20 +552,30 @@ class PostgresProviderTest {
 
     @Test
     @DisplayName("synchronous-commit: on waits for every flush, grants (the default) skips it only for the"
-            + " release of a leased lock, off for every call")
+            + " release of a leased lock and a refused acquire, off for every call")
     void synchronousCommitModesDecideWhichCommitsWaitForTheFlush() throws Exception {
         // Each call's transaction as it commits: the provider's statement and the synchronous_commit
         // it commits with, read on the same connection just before the provider's commit (the pool
         // runs with auto-commit off, so the provider commits itself).
-        List<String> leasedThenUnleased = List.of(
-                "locking_try_acquire on", "locking_release off", "locking_try_acquire on", "locking_release on");
-        assertEquals(leasedThenUnleased, commitsIn(null, "sc-default-"), "the default is grants");
-        assertEquals(leasedThenUnleased, commitsIn("grants", "sc-grants-"));
+        List<String> grants = List.of(
+                "locking_try_acquire on",
+                "locking_try_acquire off", // refused: decides no ownership
+                "locking_release off",
+                "locking_try_acquire on",
+                "locking_release on");
+        assertEquals(grants, commitsIn(null, "sc-default-"), "the default is grants");
+        assertEquals(grants, commitsIn("grants", "sc-grants-"));
         assertEquals(
-                List.of("locking_try_acquire on", "locking_release on", "locking_try_acquire on", "locking_release on"),
+                List.of(
+                        "locking_try_acquire on",
+                        "locking_try_acquire on",
+                        "locking_release on",
+                        "locking_try_acquire on",
+                        "locking_release on"),
                 commitsIn("on", "sc-on-"));
         assertEquals(
                 List.of(
+                        "locking_try_acquire off",
                         "locking_try_acquire off",
                         "locking_release off",
                         "locking_try_acquire off",
@@ -593,6 +605,11 @@ class PostgresProviderTest {
                 LockOptions unleased = LockOptions.defaults().owner("B");
                 commits.clear(); // the provider's first look at the schema
                 m.acquire(prefix + "leased", leased);
+                assertThrows(
+                        LockAcquisitionException.class,
+                        () -> m.acquire(
+                                prefix + "leased",
+                                LockOptions.defaults().owner("C").timeout(Duration.ZERO)));
                 assertTrue(m.release(prefix + "leased", leased));
                 m.acquire(prefix + "unleased", unleased);
                 assertTrue(m.release(prefix + "unleased", unleased));
