@@ -129,6 +129,7 @@ final class PostgresLockingProvider implements LockingProvider {
         String waiterId = request.waiterId();
         // Stored with the grant: a retry after a lost reply finds its own grant instead of "held".
         String grant = UUID.randomUUID().toString();
+        long started = System.nanoTime();
         try {
             AcquireResult result = call("acquire " + describe(keys), deadline(request.budget()), (c, limits) -> {
                 try (PreparedStatement ps = prepare(c, sql.tryAcquire)) {
@@ -157,10 +158,46 @@ final class PostgresLockingProvider implements LockingProvider {
             // rolled back), and a waiting caller simply tries again.
             if (e.getCause() instanceof SQLException s && "55P03".equals(s.getSQLState()))
                 return new AcquireResult.Blocked(busyKey(s, keys), null, null);
+            // Every connection of the pool stayed in use for the pool's whole connectionTimeout, and
+            // none failed (the database is up): the store is busy, not broken. A caller with time
+            // left keeps waiting, as for a busy key; nothing ran, so nothing is queued.
+            if (poolSaturated(e)
+                    && (request.budget() == null
+                            || System.nanoTime() - started < request.budget().toNanos())) {
+                warnSaturated();
+                return new AcquireResult.Blocked(keys.get(0), SATURATED_RETRY, null);
+            }
             // Failed after it may have committed: the waiter may be queued; leaveQueue must run.
             if (waiterId != null) queued.add(waiterId);
             throw e;
         }
+    }
+
+    /** How soon a waiting caller tries again after finding every pooled connection in use. */
+    private static final Duration SATURATED_RETRY = Duration.ofMillis(20);
+
+    private static final long SATURATED_WARN_NANOS = TimeUnit.SECONDS.toNanos(10);
+    private final java.util.concurrent.atomic.AtomicLong saturatedWarnedAt =
+            new java.util.concurrent.atomic.AtomicLong(System.nanoTime() - SATURATED_WARN_NANOS);
+
+    /**
+     * True when no connection could be borrowed because all were in use: HikariCP's timeout
+     * exception carries the last connection failure as its cause, so one without a cause means no
+     * connection failed.
+     */
+    private static boolean poolSaturated(LockingException e) {
+        return e.getCause() instanceof java.sql.SQLTransientConnectionException t && t.getCause() == null;
+    }
+
+    private void warnSaturated() {
+        long last = saturatedWarnedAt.get();
+        long now = System.nanoTime();
+        if (now - last >= SATURATED_WARN_NANOS && saturatedWarnedAt.compareAndSet(last, now))
+            log.warn(
+                    "{}: every pooled connection stayed in use for the pool's connectionTimeout; waiting"
+                            + " callers keep waiting until their timeout. If this persists, raise"
+                            + " pool.maximumPoolSize (or the handed-in DataSource's pool size)",
+                    label);
     }
 
     /**
@@ -520,6 +557,13 @@ final class PostgresLockingProvider implements LockingProvider {
         try {
             return dataSource.getConnection();
         } catch (SQLException e) {
+            if (e instanceof java.sql.SQLTransientConnectionException && e.getCause() == null)
+                throw new LockingException(
+                        label + " (locking-postgres): " + what + " failed: every connection of the pool stayed in"
+                                + " use for its connectionTimeout (" + e.getMessage() + "). The database is up but"
+                                + " the pool is too small for the load: raise pool.maximumPoolSize (or the"
+                                + " handed-in DataSource's size); the call can be retried.",
+                        e);
             throw new LockingException(
                     label + " (locking-postgres): " + what + " failed: no connection to " + where() + " ("
                             + e.getMessage() + "). Check that PostgreSQL is running and reachable and that url,"

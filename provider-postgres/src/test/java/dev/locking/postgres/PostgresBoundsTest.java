@@ -128,6 +128,50 @@ class PostgresBoundsTest {
     }
 
     @Test
+    @DisplayName("every pooled connection in use past connectionTimeout: a waiting acquire waits on, timeout 0 fails")
+    void saturatedPoolIsBusyForAWaitingCaller() throws Exception {
+        HikariConfig config = new HikariConfig();
+        config.setJdbcUrl(server.jdbcUrl());
+        config.setUsername(server.user());
+        if (server.password() != null) config.setPassword(server.password());
+        config.setMaximumPoolSize(1);
+        config.setConnectionTimeout(250);
+        Map<String, Object> options = new HashMap<>();
+        options.put("schema", schema);
+        options.put("notifications", "poll");
+        String key = unique("saturated");
+        LockOptions owner = LockOptions.defaults().owner("S");
+        try (HikariDataSource appPool = new HikariDataSource(config);
+                LockingModule m = LockingModule.builder()
+                        .config(TestModules.config(options).withFallback(com.typesafe.config.ConfigFactory.load()))
+                        .dataSource("pg", appPool)
+                        .build()) {
+            m.acquire(unique("warm"), owner.expire(Duration.ofSeconds(5))); // the pool's one connection exists
+            CompletableFuture<Long> waited;
+            try (Connection taken = appPool.getConnection()) {
+                LockingException refused = assertThrows(
+                        LockingException.class,
+                        () -> m.acquire(key, owner.timeout(Duration.ZERO)),
+                        "a caller that does not wait learns the store is unavailable");
+                assertTrue(
+                        refused.getMessage().contains("every connection of the pool stayed in use")
+                                && refused.getMessage().contains("pool.maximumPoolSize"),
+                        refused.getMessage());
+                long started = System.nanoTime();
+                waited = CompletableFuture.supplyAsync(() -> {
+                    m.acquire(key, owner.timeout(Duration.ofSeconds(30)));
+                    return millisSince(started);
+                });
+                Thread.sleep(1_000); // four connectionTimeouts with every connection in use
+                assertFalse(waited.isDone(), () -> "the waiting acquire ended early: " + waited);
+            }
+            long tookMillis = waited.get(30, TimeUnit.SECONDS);
+            assertTrue(tookMillis >= 1_000, "acquired once the connection was back: " + tookMillis + " ms");
+            assertTrue(m.release(key, owner));
+        }
+    }
+
+    @Test
     @DisplayName("a busy key's advisory lock: timeout 0 fails at once, timeout 500 ms within 250 ms of it")
     void deadlinesAreHonouredOnABusyKey() throws Exception {
         String hot = unique("hot");
