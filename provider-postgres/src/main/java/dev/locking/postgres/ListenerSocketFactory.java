@@ -23,8 +23,9 @@ import javax.net.SocketFactory;
  * by the next {@code getNotifications} call instead, as if it had arrived a moment later.
  *
  * <p>pgjdbc instantiates the class by name from its {@code socketFactory} property, so it must be
- * public with a public no-argument constructor. Over TLS or GSS encryption pgjdbc layers its own
- * socket on top and the probe keeps its millisecond; nothing else changes.
+ * public with a public no-argument constructor. A connection that turns out to be TLS or GSS
+ * encrypted is not kept on this socket (see {@code PostgresLockingProvider.openListening}): there a
+ * read can fall inside an encrypted record, which a read cut short should not split.
  */
 public final class ListenerSocketFactory extends SocketFactory {
     /** The socket timeout pgjdbc sets only to ask whether a message is pending. */

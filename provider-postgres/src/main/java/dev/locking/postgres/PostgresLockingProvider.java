@@ -783,12 +783,34 @@ final class PostgresLockingProvider implements LockingProvider {
         Properties withFactory = new Properties();
         withFactory.putAll(props);
         withFactory.setProperty("socketFactory", socketFactory);
+        Connection c;
         try {
-            return new org.postgresql.Driver().connect(url, withFactory);
+            c = new org.postgresql.Driver().connect(url, withFactory);
         } catch (SQLException e) {
             if (!causedBy(e, ReflectiveOperationException.class)) throw e;
             log.info("LISTEN on pgjdbc's default socket: {}", e.toString());
             return new org.postgresql.Driver().connect(url, props);
+        }
+        if (c == null || plainTcp(c)) return c;
+        // TLS or GSS encryption layers its records over the socket: a read cut short inside one
+        // is not something to ask of it. Those connections listen on pgjdbc's own socket.
+        c.close();
+        log.debug("LISTEN on pgjdbc's default socket: the connection is encrypted");
+        return new org.postgresql.Driver().connect(url, props);
+    }
+
+    /**
+     * True when the server says this session is neither TLS nor GSS encrypted; false also when it
+     * cannot say (a server older than PostgreSQL 12 has no {@code pg_stat_gssapi}).
+     */
+    static boolean plainTcp(Connection c) {
+        try (java.sql.Statement st = c.createStatement();
+                ResultSet rs = st.executeQuery("SELECT NOT coalesce((SELECT ssl FROM pg_stat_ssl WHERE pid ="
+                        + " pg_backend_pid()), false) AND NOT coalesce((SELECT encrypted FROM pg_stat_gssapi"
+                        + " WHERE pid = pg_backend_pid()), false)")) {
+            return rs.next() && rs.getBoolean(1);
+        } catch (SQLException e) {
+            return false;
         }
     }
 

@@ -1,6 +1,7 @@
 package dev.locking.postgres;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -132,6 +133,18 @@ class ListenerSocketFactoryTest {
                 ResultSet rs = st.executeQuery("SELECT 1")) {
             assertTrue(rs.next());
         }
+    }
+
+    @Test
+    @DisplayName("only an unencrypted session is kept on the prompt socket; when the server cannot say, it is not")
+    void onlyPlainSessionsCountAsPlain() throws SQLException {
+        Properties props = credentials();
+        props.setProperty("sslmode", "disable");
+        Connection c = new org.postgresql.Driver().connect(server.jdbcUrl(), props);
+        try (c) {
+            assertTrue(PostgresLockingProvider.plainTcp(c), "sslmode=disable: a plain TCP session");
+        }
+        assertFalse(PostgresLockingProvider.plainTcp(c), "a closed connection cannot say");
     }
 
     private static Properties credentials() {
