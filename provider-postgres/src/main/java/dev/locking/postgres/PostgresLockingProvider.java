@@ -11,6 +11,8 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.sql.SQLTransientConnectionException;
+import java.sql.Statement;
 import java.sql.Types;
 import java.time.Duration;
 import java.time.OffsetDateTime;
@@ -25,6 +27,7 @@ import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 import javax.sql.DataSource;
 import org.flywaydb.core.api.FlywayException;
@@ -161,7 +164,7 @@ final class PostgresLockingProvider implements LockingProvider {
             // Every connection of the pool stayed in use for the pool's whole connectionTimeout, and
             // none failed (the database is up): the store is busy, not broken. A caller with time
             // left keeps waiting, as for a busy key; nothing ran, so nothing is queued.
-            if (poolSaturated(e)
+            if (poolSaturated(e.getCause())
                     && (request.budget() == null
                             || System.nanoTime() - started < request.budget().toNanos())) {
                 warnSaturated();
@@ -177,16 +180,15 @@ final class PostgresLockingProvider implements LockingProvider {
     private static final Duration SATURATED_RETRY = Duration.ofMillis(20);
 
     private static final long SATURATED_WARN_NANOS = TimeUnit.SECONDS.toNanos(10);
-    private final java.util.concurrent.atomic.AtomicLong saturatedWarnedAt =
-            new java.util.concurrent.atomic.AtomicLong(System.nanoTime() - SATURATED_WARN_NANOS);
+    private final AtomicLong saturatedWarnedAt = new AtomicLong(System.nanoTime() - SATURATED_WARN_NANOS);
 
     /**
-     * True when no connection could be borrowed because all were in use: HikariCP's timeout
-     * exception carries the last connection failure as its cause, so one without a cause means no
-     * connection failed.
+     * True when {@code e} says no connection could be borrowed because all were in use: HikariCP's
+     * timeout exception carries the last connection failure as its cause, so one without a cause
+     * means no connection failed.
      */
-    private static boolean poolSaturated(LockingException e) {
-        return e.getCause() instanceof java.sql.SQLTransientConnectionException t && t.getCause() == null;
+    private static boolean poolSaturated(Throwable e) {
+        return e instanceof SQLTransientConnectionException && e.getCause() == null;
     }
 
     private void warnSaturated() {
@@ -557,7 +559,7 @@ final class PostgresLockingProvider implements LockingProvider {
         try {
             return dataSource.getConnection();
         } catch (SQLException e) {
-            if (e instanceof java.sql.SQLTransientConnectionException && e.getCause() == null)
+            if (poolSaturated(e))
                 throw new LockingException(
                         label + " (locking-postgres): " + what + " failed: every connection of the pool stayed in"
                                 + " use for its connectionTimeout (" + e.getMessage() + "). The database is up but"
@@ -804,7 +806,7 @@ final class PostgresLockingProvider implements LockingProvider {
      * cannot say (a server older than PostgreSQL 12 has no {@code pg_stat_gssapi}).
      */
     static boolean plainTcp(Connection c) {
-        try (java.sql.Statement st = c.createStatement();
+        try (Statement st = c.createStatement();
                 ResultSet rs = st.executeQuery("SELECT NOT coalesce((SELECT ssl FROM pg_stat_ssl WHERE pid ="
                         + " pg_backend_pid()), false) AND NOT coalesce((SELECT encrypted FROM pg_stat_gssapi"
                         + " WHERE pid = pg_backend_pid()), false)")) {
