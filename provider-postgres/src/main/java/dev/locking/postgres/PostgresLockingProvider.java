@@ -12,7 +12,6 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.SQLTransientConnectionException;
-import java.sql.Statement;
 import java.sql.Types;
 import java.time.Duration;
 import java.time.OffsetDateTime;
@@ -159,14 +158,17 @@ final class PostgresLockingProvider implements LockingProvider {
             // Another call on a key (or an application advisory lock sharing its hash) held it past
             // this call's lock wait: the key is busy right now. Nothing was written (the statement
             // rolled back), and a waiting caller simply tries again.
-            if (e.getCause() instanceof SQLException s && "55P03".equals(s.getSQLState()))
+            if (e.getCause() instanceof SQLException s && "55P03".equals(s.getSQLState())) {
+                if (waiterId != null) queued.add(waiterId); // an earlier attempt of the call may have queued it
                 return new AcquireResult.Blocked(busyKey(s, keys), null, null);
+            }
             // Every connection of the pool stayed in use for the pool's whole connectionTimeout, and
-            // none failed (the database is up): the store is busy, not broken. A caller with time
-            // left keeps waiting, as for a busy key; nothing ran, so nothing is queued.
+            // no connection attempt failed: the store is busy (or its calls are stuck), and a caller
+            // with time left keeps waiting, as for a busy key, until its own timeout.
             if (poolSaturated(e.getCause())
                     && (request.budget() == null
                             || System.nanoTime() - started < request.budget().toNanos())) {
+                if (waiterId != null) queued.add(waiterId); // an earlier attempt of the call may have queued it
                 warnSaturated();
                 return new AcquireResult.Blocked(keys.get(0), SATURATED_RETRY, null);
             }
@@ -198,7 +200,8 @@ final class PostgresLockingProvider implements LockingProvider {
             log.warn(
                     "{}: every pooled connection stayed in use for the pool's connectionTimeout; waiting"
                             + " callers keep waiting until their timeout. If this persists, raise"
-                            + " pool.maximumPoolSize (or the handed-in DataSource's pool size)",
+                            + " pool.maximumPoolSize (or the handed-in DataSource's pool size), or look for"
+                            + " calls stuck on a slow database or network",
                     label);
     }
 
@@ -562,9 +565,11 @@ final class PostgresLockingProvider implements LockingProvider {
             if (poolSaturated(e))
                 throw new LockingException(
                         label + " (locking-postgres): " + what + " failed: every connection of the pool stayed in"
-                                + " use for its connectionTimeout (" + e.getMessage() + "). The database is up but"
-                                + " the pool is too small for the load: raise pool.maximumPoolSize (or the"
-                                + " handed-in DataSource's size); the call can be retried.",
+                                + " use for its connectionTimeout (" + e.getMessage() + ") and no connection"
+                                + " attempt failed: the pool is too small for the load (raise"
+                                + " pool.maximumPoolSize, or the handed-in DataSource's size), or the calls holding"
+                                + " its connections are stuck (a slow or hung database, the network); the call can"
+                                + " be retried.",
                         e);
             throw new LockingException(
                     label + " (locking-postgres): " + what + " failed: no connection to " + where() + " ("
@@ -785,34 +790,12 @@ final class PostgresLockingProvider implements LockingProvider {
         Properties withFactory = new Properties();
         withFactory.putAll(props);
         withFactory.setProperty("socketFactory", socketFactory);
-        Connection c;
         try {
-            c = new org.postgresql.Driver().connect(url, withFactory);
+            return new org.postgresql.Driver().connect(url, withFactory);
         } catch (SQLException e) {
             if (!causedBy(e, ReflectiveOperationException.class)) throw e;
             log.info("LISTEN on pgjdbc's default socket: {}", e.toString());
             return new org.postgresql.Driver().connect(url, props);
-        }
-        if (c == null || plainTcp(c)) return c;
-        // TLS or GSS encryption layers its records over the socket: a read cut short inside one
-        // is not something to ask of it. Those connections listen on pgjdbc's own socket.
-        c.close();
-        log.debug("LISTEN on pgjdbc's default socket: the connection is encrypted");
-        return new org.postgresql.Driver().connect(url, props);
-    }
-
-    /**
-     * True when the server says this session is neither TLS nor GSS encrypted; false also when it
-     * cannot say (a server older than PostgreSQL 12 has no {@code pg_stat_gssapi}).
-     */
-    static boolean plainTcp(Connection c) {
-        try (Statement st = c.createStatement();
-                ResultSet rs = st.executeQuery("SELECT NOT coalesce((SELECT ssl FROM pg_stat_ssl WHERE pid ="
-                        + " pg_backend_pid()), false) AND NOT coalesce((SELECT encrypted FROM pg_stat_gssapi"
-                        + " WHERE pid = pg_backend_pid()), false)")) {
-            return rs.next() && rs.getBoolean(1);
-        } catch (SQLException e) {
-            return false;
         }
     }
 

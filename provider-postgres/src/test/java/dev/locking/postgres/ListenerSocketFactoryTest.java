@@ -136,15 +136,46 @@ class ListenerSocketFactoryTest {
     }
 
     @Test
-    @DisplayName("only an unencrypted session is kept on the prompt socket; when the server cannot say, it is not")
-    void onlyPlainSessionsCountAsPlain() throws SQLException {
-        Properties props = credentials();
-        props.setProperty("sslmode", "disable");
-        Connection c = new org.postgresql.Driver().connect(server.jdbcUrl(), props);
-        try (c) {
-            assertTrue(PostgresLockingProvider.plainTcp(c), "sslmode=disable: a plain TCP session");
+    @DisplayName(
+            "once the server agrees to TLS or GSS encryption, or a direct TLS handshake starts, reads pass through")
+    void encryptionTurnsThePromptProbeOff() throws Exception {
+        int ssl = 80877103, gss = 80877104, startup = 196608;
+        assertFalse(promptAfter(request(ssl), 'S'), "SSLRequest answered S: TLS follows");
+        assertTrue(promptAfter(request(ssl), 'N'), "SSLRequest refused: the session stays plain");
+        assertFalse(promptAfter(request(gss), 'G'), "GSSENCRequest answered G: GSS encryption follows");
+        assertTrue(promptAfter(request(gss), 'N'), "GSSENCRequest refused");
+        assertFalse(promptAfter(new byte[] {0x16, 0x03, 0x01, 0x00, 0x10}, 'x'), "a direct TLS ClientHello");
+        assertTrue(
+                promptAfter(
+                        java.nio.ByteBuffer.allocate(8)
+                                .putInt(8)
+                                .putInt(startup)
+                                .array(),
+                        'R'),
+                "a plain start-up message, whatever the reply");
+    }
+
+    /** Whether the socket still answers the probe at once after writing {@code first} and reading {@code reply}. */
+    private static boolean promptAfter(byte[] first, char reply) throws Exception {
+        try (ServerSocket listening = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
+                Socket client = new ListenerSocketFactory()
+                        .createSocket(InetAddress.getLoopbackAddress(), listening.getLocalPort());
+                Socket peer = listening.accept()) {
+            OutputStream out = client.getOutputStream();
+            out.write(first, 0, 3); // in two writes, as a buffered stream may send it
+            out.write(first, 3, first.length - 3);
+            out.flush();
+            byte[] got = peer.getInputStream().readNBytes(first.length);
+            assertEquals(first.length, got.length);
+            peer.getOutputStream().write(reply);
+            peer.getOutputStream().flush();
+            assertEquals(reply, client.getInputStream().read());
+            return ((ListenerSocketFactory.PromptSocket) client).prompt();
         }
-        assertFalse(PostgresLockingProvider.plainTcp(c), "a closed connection cannot say");
+    }
+
+    private static byte[] request(int code) {
+        return java.nio.ByteBuffer.allocate(8).putInt(8).putInt(code).array();
     }
 
     private static Properties credentials() {
