@@ -130,10 +130,7 @@ class PostgresBoundsTest {
     @Test
     @DisplayName("every pooled connection in use past connectionTimeout: a waiting acquire waits on, timeout 0 fails")
     void saturatedPoolIsBusyForAWaitingCaller() throws Exception {
-        HikariConfig config = new HikariConfig();
-        config.setJdbcUrl(server.jdbcUrl());
-        config.setUsername(server.user());
-        if (server.password() != null) config.setPassword(server.password());
+        HikariConfig config = TestModules.appPoolConfig(server);
         config.setMaximumPoolSize(1);
         config.setConnectionTimeout(250);
         Map<String, Object> options = new HashMap<>();
@@ -279,10 +276,7 @@ class PostgresBoundsTest {
     @Test
     @DisplayName("the application's pooled connection that LISTENed goes back to its pool no longer listening")
     void listenerConnectionIsReturnedUnlistened() throws Exception {
-        HikariConfig config = new HikariConfig();
-        config.setJdbcUrl(server.jdbcUrl());
-        config.setUsername(server.user());
-        if (server.password() != null) config.setPassword(server.password());
+        HikariConfig config = TestModules.appPoolConfig(server);
         config.setMaximumPoolSize(1);
         config.setConnectionTimeout(10_000);
         try (HikariDataSource appPool = new HikariDataSource(config)) {

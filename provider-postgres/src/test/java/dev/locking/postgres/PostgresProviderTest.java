@@ -226,10 +226,7 @@ class PostgresProviderTest {
     @Test
     @DisplayName("a DataSource whose connections default to REPEATABLE READ is refused with a clear error")
     void repeatableReadIsRefused() {
-        HikariConfig config = new HikariConfig();
-        config.setJdbcUrl(server.jdbcUrl());
-        config.setUsername(server.user());
-        if (server.password() != null) config.setPassword(server.password());
+        HikariConfig config = TestModules.appPoolConfig(server);
         config.setTransactionIsolation("TRANSACTION_REPEATABLE_READ");
         config.setMaximumPoolSize(2);
         Map<String, Object> opts = new HashMap<>();
@@ -478,10 +475,7 @@ class PostgresProviderTest {
     @Test
     @DisplayName("an application DataSource is used, even with auto-commit off, and is not closed")
     void applicationDataSourceIsUsedAndNotClosed() throws Exception {
-        HikariConfig config = new HikariConfig();
-        config.setJdbcUrl(server.jdbcUrl());
-        config.setUsername(server.user());
-        if (server.password() != null) config.setPassword(server.password());
+        HikariConfig config = TestModules.appPoolConfig(server);
         config.setAutoCommit(false);
         config.setMaximumPoolSize(3);
         config.addDataSourceProperty("ApplicationName", "app-pool-test");
@@ -513,10 +507,7 @@ class PostgresProviderTest {
     @Test
     @DisplayName("synchronous-commit = off locks like the durable mode and leaves no setting on the connection")
     void asynchronousCommitLocksAlikeAndIsTransactionLocal() throws Exception {
-        HikariConfig config = new HikariConfig();
-        config.setJdbcUrl(server.jdbcUrl());
-        config.setUsername(server.user());
-        if (server.password() != null) config.setPassword(server.password());
+        HikariConfig config = TestModules.appPoolConfig(server);
         config.setMaximumPoolSize(1); // the module's calls and the check below share one connection
         try (HikariDataSource appPool = new HikariDataSource(config)) {
             Map<String, Object> opts = new HashMap<>();
@@ -585,10 +576,7 @@ class PostgresProviderTest {
 
     /** Takes and frees a leased then an unleased lock; returns what each commit ran with. */
     private static List<String> commitsIn(String mode, String prefix) throws Exception {
-        HikariConfig config = new HikariConfig();
-        config.setJdbcUrl(server.jdbcUrl());
-        config.setUsername(server.user());
-        if (server.password() != null) config.setPassword(server.password());
+        HikariConfig config = TestModules.appPoolConfig(server);
         config.setAutoCommit(false);
         config.setMaximumPoolSize(2);
         List<String> commits = java.util.Collections.synchronizedList(new ArrayList<>());

@@ -2,6 +2,7 @@ package dev.locking.postgres;
 
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
+import com.zaxxer.hikari.HikariConfig;
 import dev.locking.core.LockingModule;
 import dev.locking.testkit.servers.PostgresServer;
 import java.util.HashMap;
@@ -28,6 +29,15 @@ final class TestModules {
 
     static LockingModule module(Map<String, Object> options) {
         return LockingModule.create(config(options).withFallback(ConfigFactory.load()));
+    }
+
+    /** The settings of an application's own HikariCP pool on the test server; the test adds the rest. */
+    static HikariConfig appPoolConfig(PostgresServer server) {
+        HikariConfig config = new HikariConfig();
+        config.setJdbcUrl(server.jdbcUrl());
+        config.setUsername(server.user());
+        if (server.password() != null) config.setPassword(server.password());
+        return config;
     }
 
     /** A fresh schema with the provider's migrations applied. */
