@@ -155,25 +155,23 @@ final class PostgresLockingProvider implements LockingProvider {
             }
             return result;
         } catch (LockingException e) {
+            // Whatever failed, an earlier attempt of this call (a retry after a lost reply) may have
+            // queued the waiter: leaveQueue must run for it.
+            if (waiterId != null) queued.add(waiterId);
             // Another call on a key (or an application advisory lock sharing its hash) held it past
             // this call's lock wait: the key is busy right now. Nothing was written (the statement
             // rolled back), and a waiting caller simply tries again.
-            if (e.getCause() instanceof SQLException s && "55P03".equals(s.getSQLState())) {
-                if (waiterId != null) queued.add(waiterId); // an earlier attempt of the call may have queued it
+            if (e.getCause() instanceof SQLException s && "55P03".equals(s.getSQLState()))
                 return new AcquireResult.Blocked(busyKey(s, keys), null, null);
-            }
             // Every connection of the pool stayed in use for the pool's whole connectionTimeout, and
             // no connection attempt failed: the store is busy (or its calls are stuck), and a caller
             // with time left keeps waiting, as for a busy key, until its own timeout.
             if (poolSaturated(e.getCause())
                     && (request.budget() == null
                             || System.nanoTime() - started < request.budget().toNanos())) {
-                if (waiterId != null) queued.add(waiterId); // an earlier attempt of the call may have queued it
                 warnSaturated();
                 return new AcquireResult.Blocked(keys.get(0), SATURATED_RETRY, null);
             }
-            // Failed after it may have committed: the waiter may be queued; leaveQueue must run.
-            if (waiterId != null) queued.add(waiterId);
             throw e;
         }
     }
