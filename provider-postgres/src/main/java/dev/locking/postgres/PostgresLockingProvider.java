@@ -1,6 +1,7 @@
 package dev.locking.postgres;
 
 import com.zaxxer.hikari.HikariDataSource;
+import com.zaxxer.hikari.pool.HikariPool;
 import dev.locking.api.LockingException;
 import dev.locking.spi.AcquireRequest;
 import dev.locking.spi.AcquireResult;
@@ -517,7 +518,7 @@ final class PostgresLockingProvider implements LockingProvider {
     private <T> T call(String what, long deadline, SqlCall<T> body) {
         if (closed.get()) throw new IllegalStateException(label + " is closed");
         for (int attempt = 1; ; attempt++) {
-            Connection connection = borrow(what);
+            Connection connection = borrow(what, deadline);
             Limits limits = limits(deadline);
             try {
                 return runOn(connection, c -> body.run(c, limits));
@@ -556,14 +557,34 @@ final class PostgresLockingProvider implements LockingProvider {
         }
     }
 
-    private Connection borrow(String what) {
+    /**
+     * A pooled connection. A call with a deadline waits for one of a HikariCP pool (the provider's
+     * own, or a handed-in {@link HikariDataSource}) no longer than its lock wait and statement could
+     * run ({@link #QUERY_SLACK_MILLIS} past the deadline, at least {@link #LOCK_FLOOR_MILLIS} plus
+     * that), when that is shorter than the pool's {@code connectionTimeout}; any other call, or
+     * another pool, waits the pool's own timeout.
+     */
+    private Connection borrow(String what, long deadline) {
+        long waitMillis = 0;
         try {
+            HikariPool pool = deadline == NO_DEADLINE ? null : hikariPool();
+            if (pool != null) {
+                long left = TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
+                waitMillis = Math.max(LOCK_FLOOR_MILLIS, left) + QUERY_SLACK_MILLIS;
+                if (waitMillis < ((HikariDataSource) dataSource).getConnectionTimeout())
+                    return pool.getConnection(waitMillis);
+                waitMillis = 0;
+            }
             return dataSource.getConnection();
         } catch (SQLException e) {
             if (poolSaturated(e))
                 throw new LockingException(
                         label + " (locking-postgres): " + what + " failed: every connection of the pool stayed in"
-                                + " use for its connectionTimeout (" + e.getMessage() + ") and no connection"
+                                + " use for "
+                                + (waitMillis > 0
+                                        ? "the " + waitMillis + " ms the call could wait"
+                                        : "its connectionTimeout")
+                                + " (" + e.getMessage() + ") and no connection"
                                 + " attempt failed: the pool is too small for the load (raise"
                                 + " pool.maximumPoolSize, or the handed-in DataSource's size), or the calls holding"
                                 + " its connections are stuck (a slow or hung database, the network); the call can"
@@ -575,6 +596,15 @@ final class PostgresLockingProvider implements LockingProvider {
                             + " user and password are right; the call can be retried.",
                     e);
         }
+    }
+
+    /** The HikariCP pool behind {@link #dataSource}, or null (another pool, not started, or closed). */
+    private HikariPool hikariPool() {
+        return dataSource instanceof HikariDataSource hikari
+                        && !hikari.isClosed()
+                        && hikari.getHikariPoolMXBean() instanceof HikariPool pool
+                ? pool
+                : null;
     }
 
     private PreparedStatement prepare(Connection c, String statement) throws SQLException {

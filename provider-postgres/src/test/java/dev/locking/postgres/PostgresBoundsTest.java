@@ -169,6 +169,57 @@ class PostgresBoundsTest {
     }
 
     @Test
+    @DisplayName(
+            "a saturated HikariCP pool: a caller with a deadline waits for a connection until then, not connectionTimeout")
+    void saturatedPoolWaitIsBoundedByTheDeadline() throws Exception {
+        HikariConfig config = TestModules.appPoolConfig(server);
+        config.setMaximumPoolSize(1);
+        config.setConnectionTimeout(20_000);
+        Map<String, Object> options = new HashMap<>();
+        options.put("schema", schema);
+        options.put("notifications", "poll");
+        String key = unique("bounded-borrow");
+        LockOptions owner = LockOptions.defaults().owner("B");
+        try (HikariDataSource appPool = new HikariDataSource(config);
+                LockingModule m = LockingModule.builder()
+                        .config(TestModules.config(options).withFallback(com.typesafe.config.ConfigFactory.load()))
+                        .dataSource("pg", appPool)
+                        .build()) {
+            m.acquire(unique("warm"), owner.expire(Duration.ofSeconds(5))); // the pool's one connection exists
+            try (Connection taken = appPool.getConnection()) {
+                long started = System.nanoTime();
+                LockingException now =
+                        assertThrows(LockingException.class, () -> m.acquire(key, owner.timeout(Duration.ZERO)));
+                long nowMillis = millisSince(started);
+                assertTrue(
+                        now.getMessage().contains("the 300 ms the call could wait")
+                                && now.getMessage().contains("pool.maximumPoolSize"),
+                        now.getMessage());
+                // Semantics: bounded by the deadline (plus 300 ms), not by the 20 s connectionTimeout.
+                assertTrue(nowMillis < 5_000, "timeout 0 waited " + nowMillis + " ms for a connection");
+
+                started = System.nanoTime();
+                LockingException half = assertThrows(
+                        LockingException.class, () -> m.acquire(key, owner.timeout(Duration.ofMillis(500))));
+                long halfMillis = millisSince(started);
+                assertTrue(half.getMessage().contains("ms the call could wait"), half.getMessage());
+                assertTrue(halfMillis >= 500, "gave up before its timeout: " + halfMillis + " ms");
+                assertTrue(halfMillis < 5_000, "timeout 500 ms waited " + halfMillis + " ms for a connection");
+
+                // A call without a deadline (release) still waits the pool's connectionTimeout: it is
+                // not cut short, and succeeds once the connection is back.
+                CompletableFuture<Boolean> release = CompletableFuture.supplyAsync(() -> m.release(key, owner));
+                Thread.sleep(500);
+                assertFalse(release.isDone(), () -> "the release gave up early: " + release);
+                taken.close();
+                assertFalse(release.get(20, TimeUnit.SECONDS), "nothing was held, so nothing to release");
+            }
+            m.acquire(key, owner.timeout(Duration.ZERO));
+            assertTrue(m.release(key, owner), "nothing of the refused calls was left behind");
+        }
+    }
+
+    @Test
     @DisplayName("a busy key's advisory lock: timeout 0 fails at once, timeout 500 ms within 250 ms of it")
     void deadlinesAreHonouredOnABusyKey() throws Exception {
         String hot = unique("hot");
