@@ -69,8 +69,15 @@ public final class BenchSuite {
     static final List<String> TEN_KEY_TARGETS = List.of(
             "in-memory", "postgres", "pgbouncer", "redis", "raw-postgres", "raw-pgbouncer", "raw-redis", "redisson");
 
-    static final List<String> HANDOVER_TARGETS =
-            List.of("in-memory", "postgres", "pgbouncer", "redis", "redisson", "shedlock-jdbc", "shedlock-jedis");
+    static final List<String> HANDOVER_TARGETS = List.of(
+            "in-memory",
+            "postgres",
+            "postgres-async",
+            "pgbouncer",
+            "redis",
+            "redisson",
+            "shedlock-jdbc",
+            "shedlock-jedis");
 
     static final List<String> WAITER_TARGETS = List.of("in-memory", "postgres", "redis", "redisson");
 
@@ -83,7 +90,9 @@ public final class BenchSuite {
         List<String> targets = list(System.getProperty("bench.targets", ""));
         Path out = Paths.get(System.getProperty("bench.out", "docs/BENCHMARKS.md"));
 
-        Servers servers = Servers.discover();
+        // PgBouncer is started only when a target goes through it (a subset may not need it).
+        boolean pgBouncer = targets.isEmpty() || targets.stream().anyMatch(t -> t.contains("pgbouncer"));
+        Servers servers = Servers.discover(pgBouncer);
         Targets.prepareSchema(servers);
         Report report = new Report(sizeName, size, servers);
         long started = System.nanoTime();

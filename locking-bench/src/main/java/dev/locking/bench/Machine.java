@@ -29,7 +29,8 @@ final class Machine {
                 System.getProperty("java.vm.name") + " " + System.getProperty("java.runtime.version") + " ("
                         + System.getProperty("java.vendor") + ")");
         m.put("PostgreSQL", postgres(servers));
-        m.put("PgBouncer", pgbouncer() + ", pool_mode = transaction, on a loopback port (testkit PgBouncerServer)");
+        if (servers.pgbouncerUrl() != null)
+            m.put("PgBouncer", pgbouncer() + ", pool_mode = transaction, on a loopback port (testkit PgBouncerServer)");
         m.put("Redis", redis());
         return m;
     }

@@ -28,14 +28,24 @@ record Servers(
 
     private static final String PREFIX = "bench.";
 
-    /** Finds or starts the servers and prepares a schema and a namespace for this run. */
-    static Servers discover() {
+    /**
+     * Finds or starts the servers and prepares a schema and a namespace for this run; PgBouncer only
+     * when {@code pgBouncer} (else {@link #pgbouncerUrl()} is null).
+     */
+    static Servers discover(boolean pgBouncer) {
         PostgresServer pg = PostgresServer.shared();
-        PgBouncerServer bouncer = PgBouncerServer.shared();
+        PgBouncerServer bouncer = pgBouncer ? PgBouncerServer.shared() : null;
         RedisServer redis = RedisServer.shared();
         String schema = pg.newSchema("bench");
         String namespace = "bench:" + Long.toString(System.currentTimeMillis(), 36) + ":";
-        return new Servers(pg.jdbcUrl(), pg.user(), pg.password(), bouncer.jdbcUrl(), redis.url(), schema, namespace);
+        return new Servers(
+                pg.jdbcUrl(),
+                pg.user(),
+                pg.password(),
+                bouncer == null ? null : bouncer.jdbcUrl(),
+                redis.url(),
+                schema,
+                namespace);
     }
 
     /** The servers the suite's JVM handed this fork. */
@@ -61,7 +71,7 @@ record Servers(
         args.add("-D" + PREFIX + "pgUrl=" + pgUrl);
         if (pgUser != null) args.add("-D" + PREFIX + "pgUser=" + pgUser);
         if (pgPassword != null) args.add("-D" + PREFIX + "pgPassword=" + pgPassword);
-        args.add("-D" + PREFIX + "pgbouncerUrl=" + pgbouncerUrl);
+        if (pgbouncerUrl != null) args.add("-D" + PREFIX + "pgbouncerUrl=" + pgbouncerUrl);
         args.add("-D" + PREFIX + "redisUrl=" + redisUrl);
         args.add("-D" + PREFIX + "schema=" + schema);
         args.add("-D" + PREFIX + "namespace=" + namespace);
