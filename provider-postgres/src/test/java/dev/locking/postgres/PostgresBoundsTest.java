@@ -127,22 +127,32 @@ class PostgresBoundsTest {
         }
     }
 
-    @Test
-    @DisplayName("every pooled connection in use past connectionTimeout: a waiting acquire waits on, timeout 0 fails")
-    void saturatedPoolIsBusyForAWaitingCaller() throws Exception {
+    /** An application pool of one connection, whose connectionTimeout is {@code connectionTimeoutMillis}. */
+    private HikariDataSource onePool(long connectionTimeoutMillis) {
         HikariConfig config = TestModules.appPoolConfig(server);
         config.setMaximumPoolSize(1);
-        config.setConnectionTimeout(250);
+        config.setConnectionTimeout(connectionTimeoutMillis);
+        return new HikariDataSource(config);
+    }
+
+    /** A module whose registration "pg" runs on {@code pool}, polling instead of listening (no second connection). */
+    private LockingModule handedIn(HikariDataSource pool) {
         Map<String, Object> options = new HashMap<>();
         options.put("schema", schema);
         options.put("notifications", "poll");
+        return LockingModule.builder()
+                .config(TestModules.config(options).withFallback(com.typesafe.config.ConfigFactory.load()))
+                .dataSource("pg", pool)
+                .build();
+    }
+
+    @Test
+    @DisplayName("every pooled connection in use past connectionTimeout: a waiting acquire waits on, timeout 0 fails")
+    void saturatedPoolIsBusyForAWaitingCaller() throws Exception {
         String key = unique("saturated");
         LockOptions owner = LockOptions.defaults().owner("S");
-        try (HikariDataSource appPool = new HikariDataSource(config);
-                LockingModule m = LockingModule.builder()
-                        .config(TestModules.config(options).withFallback(com.typesafe.config.ConfigFactory.load()))
-                        .dataSource("pg", appPool)
-                        .build()) {
+        try (HikariDataSource appPool = onePool(250);
+                LockingModule m = handedIn(appPool)) {
             m.acquire(unique("warm"), owner.expire(Duration.ofSeconds(5))); // the pool's one connection exists
             CompletableFuture<Long> waited;
             try (Connection taken = appPool.getConnection()) {
@@ -172,19 +182,10 @@ class PostgresBoundsTest {
     @DisplayName(
             "a saturated HikariCP pool: a caller with a deadline waits for a connection until then, not connectionTimeout")
     void saturatedPoolWaitIsBoundedByTheDeadline() throws Exception {
-        HikariConfig config = TestModules.appPoolConfig(server);
-        config.setMaximumPoolSize(1);
-        config.setConnectionTimeout(20_000);
-        Map<String, Object> options = new HashMap<>();
-        options.put("schema", schema);
-        options.put("notifications", "poll");
         String key = unique("bounded-borrow");
         LockOptions owner = LockOptions.defaults().owner("B");
-        try (HikariDataSource appPool = new HikariDataSource(config);
-                LockingModule m = LockingModule.builder()
-                        .config(TestModules.config(options).withFallback(com.typesafe.config.ConfigFactory.load()))
-                        .dataSource("pg", appPool)
-                        .build()) {
+        try (HikariDataSource appPool = onePool(20_000);
+                LockingModule m = handedIn(appPool)) {
             m.acquire(unique("warm"), owner.expire(Duration.ofSeconds(5))); // the pool's one connection exists
             try (Connection taken = appPool.getConnection()) {
                 long started = System.nanoTime();
