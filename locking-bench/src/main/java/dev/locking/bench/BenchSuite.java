@@ -29,7 +29,8 @@ import redis.clients.jedis.Jedis;
  * baselines one after the other, on the same servers), then the hand-over and parked-waiter
  * measurements, and writes the report. {@code locking-bench/run.sh} is the command.
  *
- * <p>System properties: {@code bench.size} ({@code full}, the default, or {@code quick}), {@code
+ * <p>System properties: {@code bench.size} ({@code full}, the default; {@code quick}; or {@code long}, three
+ * forks per target), {@code
  * bench.out} (the report, default {@code docs/BENCHMARKS.md}), {@code bench.command} (the command
  * line to print in it), {@code bench.only} (comma-separated parts: pairs, execute, tenKeys,
  * handover, waiters), {@code bench.targets} (comma-separated targets, to measure fewer), {@code
@@ -81,11 +82,23 @@ public final class BenchSuite {
 
     static final List<String> WAITER_TARGETS = List.of("in-memory", "postgres", "redis", "redisson");
 
-    record Size(int warmups, int warmupSeconds, int iterations, int iterationSeconds, int handOverSeconds) {}
+    /** How long each figure is measured: JMH forks and iterations per target, seconds per hand-over row. */
+    record Size(int forks, int warmups, int warmupSeconds, int iterations, int iterationSeconds, int handOverSeconds) {
+        static Size named(String name) {
+            return switch (name) {
+                case "quick" -> new Size(1, 1, 1, 2, 1, 3);
+                case "full" -> new Size(1, 1, 2, 4, 2, 8);
+                    // Three forks of five longer iterations: narrower intervals, about an hour on 2 cores.
+                case "long" -> new Size(3, 2, 3, 5, 3, 20);
+                default -> throw new IllegalArgumentException(
+                        "bench.size must be quick, full or long, not \"" + name + "\"");
+            };
+        }
+    }
 
     public static void main(String[] args) throws Exception {
         String sizeName = System.getProperty("bench.size", "full");
-        Size size = sizeName.equals("quick") ? new Size(1, 1, 2, 1, 3) : new Size(1, 2, 4, 2, 8);
+        Size size = Size.named(sizeName);
         List<String> only = list(System.getProperty("bench.only", "pairs,execute,tenKeys,handover,waiters"));
         List<String> targets = list(System.getProperty("bench.targets", ""));
         Path out = Paths.get(System.getProperty("bench.out", "docs/BENCHMARKS.md"));
@@ -161,7 +174,7 @@ public final class BenchSuite {
                 .include(LockBenchmark.class.getName() + "\\." + method + "$")
                 .param("target", targets.toArray(new String[0]))
                 .threads(threads)
-                .forks(1)
+                .forks(size.forks())
                 .warmupIterations(size.warmups())
                 .warmupTime(TimeValue.seconds(size.warmupSeconds()))
                 .measurementIterations(size.iterations())
