@@ -122,7 +122,8 @@ final class Report {
         md.append("| provider | baseline | 1 thread | 8 threads |\n|---|---|---:|---:|\n");
         for (String p : List.of("postgres", "postgres-sync", "postgres-async", "pgbouncer", "redis"))
             for (String b : BASELINES.get(p))
-                if (one.containsKey(p) || eight.containsKey(p))
+                // A row only where the provider and this baseline were both measured (-Dbench.targets).
+                if ((one.containsKey(p) && one.containsKey(b)) || (eight.containsKey(p) && eight.containsKey(b)))
                     md.append("| `")
                             .append(p)
                             .append("` | `")
