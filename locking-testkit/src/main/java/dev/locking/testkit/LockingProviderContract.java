@@ -757,6 +757,34 @@ public abstract class LockingProviderContract {
         assertTrue(locking.release(keys, owner("C")));
     }
 
+    @Test
+    @DisplayName("owners with spaces, newlines and separators are exact owners, never one another")
+    void oddOwnersAreExactOwners() {
+        // Look-alikes of each other and of a record that packs fields with spaces: "token attempt flag marker".
+        List<String> owners = List.of("A", "A ", " A", "A B", "a", "1 x.1 1 o:A", "o:A", "A\nB", "A\tB", "🔒 A");
+        String k = key("odd-owner");
+        for (String owner : owners) {
+            Lease lease = locking.acquire(k, owner(owner).expire(Duration.ofSeconds(30)));
+            assertEquals(owner(owner).owner(), lease.owner());
+            Lease again = locking.acquire(k, owner(owner));
+            assertTrue(again.fencingToken(k) > lease.fencingToken(k), "re-entry by the same owner");
+            for (String other : owners) {
+                if (other.equals(owner)) continue;
+                assertThrows(LockAcquisitionException.class, () -> locking.acquire(k, owner(other)), other);
+                assertFalse(locking.release(k, owner(other)), other + " must not free " + owner + "'s lock");
+                assertEquals(0, locking.releaseAll(owner(other)), other);
+            }
+            assertThrows(LockAcquisitionException.class, () -> locking.acquire(k));
+            List<dev.locking.spi.HeldLock> listed = locking.locks(owner(owner), 10);
+            assertEquals(
+                    List.of(k),
+                    listed.stream().map(dev.locking.spi.HeldLock::key).toList(),
+                    owner);
+            assertEquals(owner(owner).owner().orElseThrow(), listed.get(0).owner());
+            assertTrue(locking.release(k, owner(owner)), owner);
+        }
+    }
+
     private static void assertIllegal(String expectedMessagePart, org.junit.jupiter.api.function.Executable call) {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, call);
         assertTrue(
