@@ -31,4 +31,23 @@ public interface ProviderContext {
      * need.
      */
     void keyReleased(String key);
+
+    /**
+     * Tells core that the store has already granted {@code grant} to the waiting caller {@code
+     * waiterId} (a release handed the keys to the first in line), so that the caller runs without
+     * another attempt. Core hands it to that caller if it is parked in this process and still
+     * waiting, and answers true: the caller then holds the keys, and {@link
+     * LockingProvider#leaveQueue} is not called for it. Otherwise (the caller is in another process,
+     * gave up, or took the grant with its own attempt) it answers false and nothing changes: the
+     * provider must let the caller's next attempt find the grant, and free it in {@code leaveQueue}.
+     *
+     * <p>{@code grant.expiresAt()} must not be null: only a grant with a lease may be made on a
+     * caller's behalf (one without would outlive a caller that died meanwhile). Cheap and
+     * non-blocking; may be called from any thread.
+     *
+     * @param waiterId an id core passed in {@link AcquireRequest#waiterId()}
+     */
+    default boolean granted(String waiterId, AcquireResult.Acquired grant) {
+        return false;
+    }
 }

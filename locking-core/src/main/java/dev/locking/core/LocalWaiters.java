@@ -1,5 +1,6 @@
 package dev.locking.core;
 
+import dev.locking.spi.AcquireResult;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -7,6 +8,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedDeque;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * The callers of one registration parked in this process, per key in arrival order. A release
@@ -18,11 +20,16 @@ final class LocalWaiters {
 
     /** A parked caller. Signals are counted up to one, so none is lost between attempts. */
     static final class Waiter {
+        /** In {@link #handed} once the waiter stopped waiting without a grant: later ones are refused. */
+        private static final Object CLOSED = new Object();
+
         final String id = Ids.next();
         final List<String> keys;
         private final Semaphore permit = new Semaphore(0);
         /** The keys whose release woke this waiter since its last attempt. */
         private final Set<String> signalledKeys = ConcurrentHashMap.newKeySet();
+        /** Null, a grant the store made for this waiter (an {@code Acquired}), or {@link #CLOSED}. */
+        private final AtomicReference<Object> handed = new AtomicReference<>();
 
         Waiter(List<String> keys) {
             this.keys = keys;
@@ -46,6 +53,27 @@ final class LocalWaiters {
 
         void await(long nanos) throws InterruptedException {
             if (permit.tryAcquire(nanos, TimeUnit.NANOSECONDS)) permit.drainPermits();
+        }
+
+        /** Hands this waiter a grant; false once it stopped waiting (or already has one). */
+        boolean offer(AcquireResult.Acquired grant) {
+            if (!handed.compareAndSet(null, grant)) return false;
+            signal();
+            return true;
+        }
+
+        /** The grant handed to this waiter, if any; it keeps waiting otherwise. */
+        AcquireResult.Acquired handedGrant() {
+            return handed.get() instanceof AcquireResult.Acquired grant ? grant : null;
+        }
+
+        /**
+         * Stops this waiter from taking grants. Returns one handed over before that, which the
+         * waiter must take: the provider was told it was taken.
+         */
+        AcquireResult.Acquired close() {
+            if (handed.compareAndSet(null, CLOSED)) return null;
+            return handedGrant();
         }
     }
 
@@ -110,6 +138,12 @@ final class LocalWaiters {
             }
             seen = w == from;
         }
+    }
+
+    /** Hands a grant to the waiter with this id if it is parked in this process and still waiting. */
+    boolean grant(String waiterId, AcquireResult.Acquired grant) {
+        Waiter waiter = byId.get(waiterId);
+        return waiter != null && waiter.offer(grant);
     }
 
     /** Wakes the waiter with this id if it is parked in this process. */

@@ -84,9 +84,12 @@ final class Registration implements ProviderContext {
         long pollNanos = provider.pollInterval().map(Duration::toNanos).orElse(Long.MAX_VALUE);
         LocalWaiters.Waiter waiter = waiters.register(keys);
         boolean acquired = false;
+        // When the last attempt started. A grant the store made for this waiter (a release handed
+        // it the keys) came after that attempt was refused, so its lease began no earlier.
+        long started = System.nanoTime();
         try {
             while (true) {
-                long started = System.nanoTime();
+                started = System.nanoTime();
                 AcquireResult result =
                         provider.tryAcquire(new AcquireRequest(keys, owner, lease, waiter.id, budget(deadline)));
                 if (result instanceof AcquireResult.Acquired granted) {
@@ -110,10 +113,28 @@ final class Registration implements ProviderContext {
                     park = Math.min(
                             park, Math.max(MIN_PARK_NANOS, blocked.retryAfter().toNanos()));
                 waiter.await(park);
+                AcquireResult.Acquired handed = waiter.handedGrant();
+                if (handed != null) {
+                    acquired = true;
+                    return new Grant(handed, started);
+                }
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+            // A grant handed over meanwhile is the caller's: the provider was told it was taken.
+            AcquireResult.Acquired handed = waiter.close();
+            if (handed != null) {
+                acquired = true;
+                return new Grant(handed, started);
+            }
             throw new LockingException("Interrupted while waiting for lock on keys " + keys + " in " + address(), e);
+        } catch (RuntimeException e) {
+            AcquireResult.Acquired handed = waiter.close();
+            if (handed != null) {
+                acquired = true;
+                return new Grant(handed, started);
+            }
+            throw e;
         } finally {
             waiters.unregister(waiter);
             if (!acquired) {
@@ -186,6 +207,11 @@ final class Registration implements ProviderContext {
     @Override
     public void keyReleased(String key) {
         waiters.keyReleased(key);
+    }
+
+    @Override
+    public boolean granted(String waiterId, AcquireResult.Acquired grant) {
+        return waiters.grant(waiterId, grant);
     }
 
     @Override

@@ -2,6 +2,7 @@ package dev.locking.testkit;
 
 import com.typesafe.config.ConfigFactory;
 import com.typesafe.config.ConfigUtil;
+import dev.locking.spi.AcquireResult;
 import dev.locking.spi.ProviderContext;
 import java.util.Map;
 import java.util.Optional;
@@ -19,6 +20,18 @@ public class TestProviderContext implements ProviderContext {
 
     /** Every key the provider reported released, in order. */
     public final LinkedBlockingQueue<String> released = new LinkedBlockingQueue<>();
+
+    /** A grant the provider made on a waiter's behalf, as {@link #granted} received it. */
+    public record HandedGrant(String waiterId, AcquireResult.Acquired grant) {}
+
+    /** Every grant the provider handed over, in order. */
+    public final LinkedBlockingQueue<HandedGrant> grants = new LinkedBlockingQueue<>();
+
+    /**
+     * What {@link #granted} answers: true plays a parked waiter that takes the grant, false (the
+     * default) one that is not in this process.
+     */
+    public volatile boolean takeGrants;
 
     private final String registrationId;
     private final Map<String, Object> options;
@@ -63,5 +76,11 @@ public class TestProviderContext implements ProviderContext {
     @Override
     public void keyReleased(String key) {
         released.add(key);
+    }
+
+    @Override
+    public boolean granted(String waiterId, AcquireResult.Acquired grant) {
+        grants.add(new HandedGrant(waiterId, grant));
+        return takeGrants;
     }
 }

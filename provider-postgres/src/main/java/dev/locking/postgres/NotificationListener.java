@@ -4,6 +4,7 @@ import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.util.Map;
 import java.util.function.Consumer;
 import org.postgresql.PGConnection;
 import org.postgresql.PGNotification;
@@ -11,8 +12,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One connection per registration that LISTENs on the schema's channel and turns each NOTIFY
- * (payload: the key) into a wake-up. It reconnects on its own after a failure; meanwhile waiters
+ * One connection per registration that LISTENs on the schema's channels and hands each NOTIFY's
+ * payload to its channel's handler (a released key: a wake-up; a grant: the waiter it was made for). It reconnects on its own after a failure; meanwhile waiters
  * fall back to polling, so a lost notification only costs one poll interval.
  *
  * <p>Before it LISTENs it checks that its connection is a session of its own: behind a pooler in
@@ -50,9 +51,10 @@ final class NotificationListener implements AutoCloseable {
     }
 
     private final String label;
-    private final String channel;
+    /** Channel name to the handler of its payloads. */
+    private final Map<String, Consumer<String>> channels;
+
     private final ConnectionSource source;
-    private final Consumer<String> onKey;
     private final Runnable onConnected;
     private final Thread thread;
     private volatile boolean closed;
@@ -60,11 +62,10 @@ final class NotificationListener implements AutoCloseable {
     private volatile boolean pooled;
 
     NotificationListener(
-            String label, String channel, ConnectionSource source, Consumer<String> onKey, Runnable onConnected) {
+            String label, Map<String, Consumer<String>> channels, ConnectionSource source, Runnable onConnected) {
         this.label = label;
-        this.channel = channel;
+        this.channels = Map.copyOf(channels);
         this.source = source;
-        this.onKey = onKey;
         this.onConnected = onConnected;
         this.thread = new Thread(this::run, "locking-postgres-listener-" + label);
         this.thread.setDaemon(true);
@@ -108,7 +109,7 @@ final class NotificationListener implements AutoCloseable {
                 }
                 listened = true;
                 try (Statement st = connection.createStatement()) {
-                    st.execute("LISTEN \"" + channel + "\"");
+                    for (String channel : channels.keySet()) st.execute("LISTEN \"" + channel + "\"");
                 }
                 listening = true;
                 if (warned) log.info("{}: notification listener reconnected", label);
@@ -223,7 +224,10 @@ final class NotificationListener implements AutoCloseable {
         while (!closed) {
             PGNotification[] notifications = pg.getNotifications(WAIT_MILLIS);
             if (notifications != null)
-                for (PGNotification n : notifications) if (channel.equals(n.getName())) onKey.accept(n.getParameter());
+                for (PGNotification n : notifications) {
+                    Consumer<String> handler = channels.get(n.getName());
+                    if (handler != null) handler.accept(n.getParameter());
+                }
             // A half-open TCP connection never errors on a read that times out: ask the server.
             if (System.nanoTime() - lastPing > PING_NANOS) {
                 try (Statement st = connection.createStatement()) {

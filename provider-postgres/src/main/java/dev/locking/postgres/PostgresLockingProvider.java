@@ -15,6 +15,7 @@ import java.sql.SQLException;
 import java.sql.SQLTransientConnectionException;
 import java.sql.Types;
 import java.time.Duration;
+import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -28,6 +29,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.BiPredicate;
 import java.util.function.Consumer;
 import javax.sql.DataSource;
 import org.flywaydb.core.api.FlywayException;
@@ -88,12 +90,15 @@ final class PostgresLockingProvider implements LockingProvider {
 
     private final AtomicBoolean closed = new AtomicBoolean();
     private final AtomicBoolean schemaWarned = new AtomicBoolean();
+    /** Hands a grant a release made to a waiter parked in this process (core's ProviderContext). */
+    private final BiPredicate<String, AcquireResult.Acquired> granted;
 
     PostgresLockingProvider(
             String registrationId,
             PostgresSettings settings,
             Optional<DataSource> handedIn,
-            Consumer<String> keyReleased) {
+            Consumer<String> keyReleased,
+            BiPredicate<String, AcquireResult.Acquired> granted) {
         this.label = "lp_" + registrationId;
         this.registrationId = registrationId;
         this.settings = settings;
@@ -114,10 +119,15 @@ final class PostgresLockingProvider implements LockingProvider {
         // After the pool (whose construction is what can still fail), before the first call.
         this.timeouts = new StatementWatchdog(label);
         if (settings.notifications == PostgresSettings.Notifications.LISTEN) {
+            this.granted = granted;
             this.listener = new NotificationListener(
-                    label, settings.channel(), listenerConnections(registrationId), keyReleased, this::checkSchema);
+                    label,
+                    Map.of(settings.channel(), keyReleased, settings.grantChannel(), this::grantNotified),
+                    listenerConnections(registrationId),
+                    this::checkSchema);
             listener.start();
         } else {
+            this.granted = null;
             this.listener = null;
             Thread check = new Thread(this::checkSchema, "locking-postgres-schema-check-" + label);
             check.setDaemon(true);
@@ -345,6 +355,28 @@ final class PostgresLockingProvider implements LockingProvider {
                     state,
                     settings.waiterExpiry);
         }
+    }
+
+    /**
+     * A release handed a key to the first waiter in its queue (schema V6): payload {@code "<waiter
+     * id> <token> <expiry, µs since the epoch> <key>"}. Handed to the waiter if it is parked here;
+     * otherwise nothing is done: the waiter is another process's, or finds the grant with its next
+     * attempt, or frees it when it leaves the queue.
+     */
+    private void grantNotified(String payload) {
+        String[] parts = payload.split(" ", 4);
+        AcquireResult.Acquired grant;
+        try {
+            if (parts.length < 4) throw new NumberFormatException("4 fields expected");
+            long micros = Long.parseLong(parts[2]);
+            Instant expiresAt = Instant.ofEpochSecond(
+                    Math.floorDiv(micros, 1_000_000L), Math.floorMod(micros, 1_000_000L) * 1_000L);
+            grant = new AcquireResult.Acquired(Map.of(parts[3], Long.parseLong(parts[1])), expiresAt);
+        } catch (NumberFormatException e) {
+            log.debug("{}: ignoring a grant notification that is not one ({})", label, e.getMessage());
+            return;
+        }
+        if (granted.test(parts[0], grant)) queued.remove(parts[0]);
     }
 
     /** One statement keeps every waiter parked in this process in line, whatever their number. */

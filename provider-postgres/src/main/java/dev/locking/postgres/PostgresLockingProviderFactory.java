@@ -29,6 +29,6 @@ public final class PostgresLockingProviderFactory implements LockingProviderFact
         PostgresSettings settings = PostgresSettings.parse(
                 context.options(), context.optionsPath(), context.dataSource().isPresent());
         return new PostgresLockingProvider(
-                context.registrationId(), settings, context.dataSource(), context::keyReleased);
+                context.registrationId(), settings, context.dataSource(), context::keyReleased, context::granted);
     }
 }

@@ -125,9 +125,18 @@ final class PostgresSettings {
         return settings;
     }
 
-    /** The NOTIFY channel of this schema. */
+    /** The NOTIFY channel of this schema's released keys (payload: the key). */
     String channel() {
         return "locking_" + schema;
+    }
+
+    /**
+     * The NOTIFY channel of this schema's grants made by a release for a waiter (schema V6; payload:
+     * waiter id, token, expiry in microseconds since the epoch, key). The ':' keeps it apart from
+     * every schema's key channel: schema names have none.
+     */
+    String grantChannel() {
+        return "locking_g:" + schema;
     }
 
     /** HikariCP's configuration for the pool this registration opens. */

@@ -43,6 +43,9 @@ import org.slf4j.LoggerFactory;
 /** What is PostgreSQL-specific: migrations, options, secrets, SQL safety, the advisory-lock design. */
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
 class PostgresProviderTest {
+    /** The provider's migrations, V1 to V6. */
+    private static final int MIGRATIONS = 6;
+
     private static final PostgresServer server = PostgresServer.shared();
     private static String schema;
 
@@ -86,13 +89,14 @@ class PostgresProviderTest {
         String fresh = server.newSchema("migrate");
         try (LockingProvider p = provider(options(fresh))) {
             List<String> applied = p.migrate();
-            assertEquals(5, applied.size(), applied.toString());
+            assertEquals(MIGRATIONS, applied.size(), applied.toString());
             assertTrue(
                     applied.get(0).contains("V1")
                             && applied.get(1).contains("V2")
                             && applied.get(2).contains("V3")
                             && applied.get(3).contains("V4")
-                            && applied.get(4).contains("V5"),
+                            && applied.get(4).contains("V5")
+                            && applied.get(5).contains("V6"),
                     applied.toString());
             assertEquals(List.of(), p.migrate(), "a second migrate has nothing to do");
             assertEquals(
@@ -116,14 +120,14 @@ class PostgresProviderTest {
             server.execute("INSERT INTO " + app + ".flyway_schema_history VALUES (1, '1', 'the app''s own')");
             server.execute("CREATE TABLE " + app + ".orders (id int)");
             try (LockingProvider p = provider(options(app))) {
-                assertEquals(5, p.migrate().size(), "a non-empty schema is baselined, not refused");
+                assertEquals(MIGRATIONS, p.migrate().size(), "a non-empty schema is baselined, not refused");
                 assertTrue(p.release(List.of("k"), "A") == false);
             }
             assertEquals(
                     List.of("1|the app's own"),
                     query("SELECT version || '|' || description FROM " + app + ".flyway_schema_history"));
             assertEquals(
-                    List.of("0", "1", "2", "3", "4", "5"),
+                    List.of("0", "1", "2", "3", "4", "5", "6"),
                     query("SELECT version FROM " + app + ".locking_schema_history ORDER BY installed_rank"));
         } finally {
             server.dropSchema(app);
@@ -191,7 +195,7 @@ class PostgresProviderTest {
                     assertTrue(p.release(List.of("v3-key"), "B"));
                     if (round == 0) {
                         List<String> applied = p.migrate();
-                        assertEquals(2, applied.size(), applied.toString());
+                        assertEquals(MIGRATIONS - 3, applied.size(), applied.toString());
                         assertTrue(applied.get(0).contains("V4"), applied.toString());
                     }
                 }
@@ -210,7 +214,7 @@ class PostgresProviderTest {
                     + " expiration timestamptz NULL)");
             server.execute("INSERT INTO " + medusa + ".locking VALUES ('old', 'medusa-owner', NULL)");
             try (LockingProvider p = provider(options(medusa))) {
-                assertEquals(5, p.migrate().size());
+                assertEquals(MIGRATIONS, p.migrate().size());
                 assertInstanceOf(
                         AcquireResult.Blocked.class, p.tryAcquire(new AcquireRequest(List.of("old"), "B", null, null)));
                 assertTrue(p.release(List.of("old"), "medusa-owner"));

@@ -1,0 +1,247 @@
+package dev.locking.postgres;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.locking.api.LockOptions;
+import dev.locking.core.LockingModule;
+import dev.locking.spi.AcquireRequest;
+import dev.locking.spi.AcquireResult;
+import dev.locking.spi.LockingProvider;
+import dev.locking.testkit.TestProviderContext;
+import dev.locking.testkit.servers.PostgresServer;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.OffsetDateTime;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * Schema V6: the release of a key hands it to the first waiter in line, in its own transaction, and
+ * tells that waiter's process in a notification. Driven through the SPI (what the store holds after
+ * each step) and once through {@link LockingModule} (the waiter runs on the notification alone).
+ */
+@Timeout(value = 120, unit = TimeUnit.SECONDS)
+class PostgresHandOverTest {
+    private static final PostgresServer server = PostgresServer.shared();
+    private static final Duration LEASE = Duration.ofSeconds(30);
+    private static String schema;
+
+    @BeforeAll
+    static void migrate() {
+        schema = TestModules.migratedSchema(server, "handover");
+    }
+
+    /** The lock row of {@code key}: owner, grant id, fencing token, expiration; null when free. */
+    private record Row(String owner, String grantId, long token, Instant expiration) {}
+
+    private static Row row(String key) {
+        try (Connection c = server.dataSource().getConnection();
+                PreparedStatement ps =
+                        c.prepareStatement("SELECT owner_id, grant_id, fencing_token, expiration FROM " + schema
+                                + ".locking WHERE id = ? AND (expiration IS NULL OR expiration > clock_timestamp())")) {
+            ps.setString(1, key);
+            try (ResultSet rs = ps.executeQuery()) {
+                if (!rs.next()) return null;
+                OffsetDateTime expiration = rs.getObject(4, OffsetDateTime.class);
+                return new Row(
+                        rs.getString(1),
+                        rs.getString(2),
+                        rs.getLong(3),
+                        expiration == null ? null : expiration.toInstant());
+            }
+        } catch (SQLException e) {
+            throw new AssertionError(e);
+        }
+    }
+
+    private static int queueEntries(String key) {
+        try (Connection c = server.dataSource().getConnection();
+                PreparedStatement ps =
+                        c.prepareStatement("SELECT count(*) FROM " + schema + ".locking_waiter WHERE lock_id = ?")) {
+            ps.setString(1, key);
+            try (ResultSet rs = ps.executeQuery()) {
+                rs.next();
+                return rs.getInt(1);
+            }
+        } catch (SQLException e) {
+            throw new AssertionError(e);
+        }
+    }
+
+    private static void execute(String sql) {
+        server.execute(sql);
+    }
+
+    private static Map<String, Object> options() {
+        return TestModules.options(server, server.jdbcUrl(), schema);
+    }
+
+    private static LockingProvider provider(TestProviderContext context) {
+        return new PostgresLockingProviderFactory().create(context);
+    }
+
+    private static AcquireResult attempt(
+            LockingProvider p, List<String> keys, String owner, Duration lease, String waiter) {
+        return p.tryAcquire(new AcquireRequest(keys, owner, lease, waiter));
+    }
+
+    @Test
+    @DisplayName("a release hands the key to the live head of its queue and tells the waiter's process")
+    void releaseHandsTheKeyToTheHeadOfItsQueue() throws InterruptedException {
+        TestContext context = new TestContext(options());
+        context.takeGrants = true;
+        try (LockingProvider p = provider(context)) {
+            String k = "handed";
+            assertInstanceOf(AcquireResult.Acquired.class, attempt(p, List.of(k), "A", LEASE, null));
+            assertInstanceOf(AcquireResult.Blocked.class, attempt(p, List.of(k), "W", Duration.ofSeconds(10), "w-1"));
+            assertEquals(1, queueEntries(k));
+
+            Instant before = Instant.now();
+            assertTrue(p.release(List.of(k), "A"));
+            // Right after the release returned, before the waiter could have tried: its lock.
+            Row handed = row(k);
+            assertNotNull(handed, "the release left the key taken, for the waiter");
+            assertEquals("W", handed.owner());
+            assertEquals("w:w-1", handed.grantId());
+            assertTrue(handed.expiration().isAfter(before.plusSeconds(9)), handed.toString());
+            assertEquals(0, queueEntries(k), "the waiter left the queue with its grant");
+            assertInstanceOf(AcquireResult.Blocked.class, attempt(p, List.of(k), "B", LEASE, null));
+
+            TestProviderContext.HandedGrant told = context.grants.poll(10, TimeUnit.SECONDS);
+            assertNotNull(told, "the waiter's process was told of the grant");
+            assertEquals("w-1", told.waiterId());
+            assertEquals(Map.of(k, handed.token()), told.grant().fencingTokens());
+            assertEquals(handed.expiration(), told.grant().expiresAt(), "the expiry, to the microsecond");
+            assertTrue(p.release(List.of(k), "W"));
+            assertNull(row(k));
+        }
+    }
+
+    @Test
+    @DisplayName("a waiter that missed the notification takes the key handed to it on its next attempt")
+    void aWaiterFindsItsGrantOnItsNextAttempt() {
+        try (LockingProvider p = provider(new TestContext(options()))) {
+            String k = "missed";
+            attempt(p, List.of(k), null, LEASE, null);
+            assertInstanceOf(AcquireResult.Blocked.class, attempt(p, List.of(k), null, LEASE, "w-2"));
+            assertTrue(p.release(List.of(k), null));
+            Row handed = row(k);
+            assertEquals("w:w-2", handed.grantId());
+
+            // An anonymous lock is never re-entrant, yet this is the waiter's own grant.
+            AcquireResult.Acquired taken =
+                    assertInstanceOf(AcquireResult.Acquired.class, attempt(p, List.of(k), null, LEASE, "w-2"));
+            assertEquals(Map.of(k, handed.token()), taken.fencingTokens());
+            Row now = row(k);
+            assertFalse(now.grantId().startsWith("w:"), "now the grant of that attempt: " + now);
+            assertFalse(now.expiration().isBefore(handed.expiration()), "the lease counts again from the attempt");
+            assertEquals(taken.expiresAt(), now.expiration());
+            assertInstanceOf(AcquireResult.Blocked.class, attempt(p, List.of(k), null, LEASE, "w-other"));
+            assertTrue(p.release(List.of(k), null));
+        }
+    }
+
+    @Test
+    @DisplayName("a waiter that gives up frees the key a release handed to it, and the next one is told")
+    void aWaiterThatGivesUpFreesItsGrant() throws InterruptedException {
+        TestContext context = new TestContext(options());
+        try (LockingProvider p = provider(context)) {
+            String k = "given-up";
+            attempt(p, List.of(k), "A", LEASE, null);
+            attempt(p, List.of(k), "W", LEASE, "w-3");
+            attempt(p, List.of(k), "V", LEASE, "w-4");
+            assertTrue(p.release(List.of(k), "A"));
+            assertEquals("w:w-3", row(k).grantId());
+
+            context.released.clear();
+            p.leaveQueue(List.of(k), "w-3");
+            assertNull(row(k), "the grant of a waiter that left is freed");
+            assertEquals(k, context.released.poll(10, TimeUnit.SECONDS), "and the next waiter is woken");
+            assertInstanceOf(AcquireResult.Acquired.class, attempt(p, List.of(k), "V", LEASE, "w-4"));
+            assertTrue(p.release(List.of(k), "V"));
+        }
+    }
+
+    @Test
+    @DisplayName("no hand-over to a waiter without a lease, one waiting for several keys, or a stale one")
+    void onlyALiveSingleKeyWaiterWithALeaseIsHandedTheKey() {
+        try (LockingProvider p = provider(new TestContext(options()))) {
+            // Without a lease: its process could die before picking the grant up, and nothing would end it.
+            String k = "no-lease";
+            attempt(p, List.of(k), "A", LEASE, null);
+            attempt(p, List.of(k), "W", null, "w-5");
+            assertTrue(p.release(List.of(k), "A"));
+            assertNull(row(k), "free, reserved for the waiter's own attempt");
+            assertInstanceOf(AcquireResult.Blocked.class, attempt(p, List.of(k), "B", LEASE, null));
+            assertInstanceOf(AcquireResult.Acquired.class, attempt(p, List.of(k), "W", null, "w-5"));
+            assertTrue(p.release(List.of(k), "W"));
+
+            // Waiting for two keys: it must get both at once.
+            String k1 = "multi-1", k2 = "multi-2";
+            attempt(p, List.of(k1), "A", LEASE, null);
+            attempt(p, List.of(k1, k2), "W", LEASE, "w-6");
+            assertTrue(p.release(List.of(k1), "A"));
+            assertNull(row(k1));
+            assertNull(row(k2));
+            assertInstanceOf(AcquireResult.Acquired.class, attempt(p, List.of(k1, k2), "W", LEASE, "w-6"));
+            assertTrue(p.release(List.of(k1, k2), "W"));
+
+            // Stale: its process stopped refreshing its place.
+            String k3 = "stale";
+            attempt(p, List.of(k3), "A", LEASE, null);
+            attempt(p, List.of(k3), "W", LEASE, "w-7");
+            execute("UPDATE " + schema + ".locking_waiter SET refreshed_at = refreshed_at - interval '1 hour'"
+                    + " WHERE waiter_id = 'w-7'");
+            assertTrue(p.release(List.of(k3), "A"));
+            assertNull(row(k3));
+            assertInstanceOf(AcquireResult.Acquired.class, attempt(p, List.of(k3), "B", LEASE, null));
+            assertTrue(p.release(List.of(k3), "B"));
+        }
+    }
+
+    @Test
+    @DisplayName("a parked caller runs on the grant the release made, without another attempt")
+    void aParkedCallerRunsOnTheGrant() throws Exception {
+        Map<String, Object> options = new java.util.HashMap<>(options());
+        // No poll and no lease end to wake the waiter meanwhile: only the notification can.
+        options.put("poll-interval", "20s");
+        options.put("waiter-expiry", "60s");
+        try (LockingModule module = TestModules.module(options)) {
+            String k = "parked";
+            LockOptions holder = LockOptions.defaults().owner("A").expire(Duration.ofMinutes(5));
+            module.acquire(k, holder);
+            CompletableFuture<String> inside = CompletableFuture.supplyAsync(() -> module.execute(
+                    k,
+                    lock -> {
+                        Row row = row(k);
+                        return row.grantId() + " " + (row.token() == lock.fencingToken(k)) + " "
+                                + row.owner().equals(lock.owner());
+                    },
+                    LockOptions.defaults().timeout(Duration.ofSeconds(30))));
+            long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (queueEntries(k) == 0 && System.nanoTime() < until) Thread.sleep(5);
+            assertEquals(1, queueEntries(k), "the waiter is parked in the queue");
+            assertTrue(module.release(k, holder));
+            String seen = inside.get(15, TimeUnit.SECONDS);
+            // Its own attempt would have replaced the grant id "w:<waiter>" with that attempt's id.
+            assertTrue(seen.startsWith("w:"), seen);
+            assertTrue(seen.endsWith(" true true"), "the job saw the grant's token and owner: " + seen);
+            assertNull(row(k), "released after the job");
+        }
+    }
+}
