@@ -35,11 +35,14 @@ public interface ProviderContext {
     /**
      * Tells core that the store has already granted {@code grant} to the waiting caller {@code
      * waiterId} (a release handed the keys to the first in line), so that the caller runs without
-     * another attempt. Core hands it to that caller if it is parked in this process and still
-     * waiting, and answers true: the caller then holds the keys, and {@link
-     * LockingProvider#leaveQueue} is not called for it. Otherwise (the caller is in another process,
-     * gave up, or took the grant with its own attempt) it answers false and nothing changes: the
-     * provider must let the caller's next attempt find the grant, and free it in {@code leaveQueue}.
+     * another attempt. Core hands it to that caller if it is parked in this process, still waiting,
+     * and has waited less than half its lease, and answers true: the caller then holds the keys, and
+     * {@link LockingProvider#leaveQueue} is not called for it. (Core counts the grant's lease from
+     * the start of the wait, the latest instant it knows to precede the grant.) Otherwise (the
+     * caller is in another process, gave up, took the grant with its own attempt, or has waited
+     * longer) it answers false and nothing changes: the provider must let the caller's next attempt
+     * find the grant, with its lease counted again from that attempt, and free it in {@code
+     * leaveQueue}.
      *
      * <p>{@code grant.expiresAt()} must not be null: only a grant with a lease may be made on a
      * caller's behalf (one without would outlive a caller that died meanwhile). Cheap and

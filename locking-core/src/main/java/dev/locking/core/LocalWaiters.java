@@ -1,6 +1,7 @@
 package dev.locking.core;
 
 import dev.locking.spi.AcquireResult;
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -25,14 +26,23 @@ final class LocalWaiters {
 
         final String id = Ids.next();
         final List<String> keys;
+        /**
+         * When the waiter was registered, before its first attempt: a grant made for it came after
+         * that attempt queued it, so the grant's lease began no earlier than this.
+         */
+        final long registeredAt = System.nanoTime();
+        /** The lease the waiter asks for, in nanoseconds; 0 when it asks for none. */
+        private final long leaseNanos;
+
         private final Semaphore permit = new Semaphore(0);
         /** The keys whose release woke this waiter since its last attempt. */
         private final Set<String> signalledKeys = ConcurrentHashMap.newKeySet();
         /** Null, a grant the store made for this waiter (an {@code Acquired}), or {@link #CLOSED}. */
         private final AtomicReference<Object> handed = new AtomicReference<>();
 
-        Waiter(List<String> keys) {
+        Waiter(List<String> keys, Duration lease) {
             this.keys = keys;
+            this.leaseNanos = lease == null ? 0 : lease.toNanos();
         }
 
         void signal() {
@@ -55,8 +65,16 @@ final class LocalWaiters {
             if (permit.tryAcquire(nanos, TimeUnit.NANOSECONDS)) permit.drainPermits();
         }
 
-        /** Hands this waiter a grant; false once it stopped waiting (or already has one). */
+        /**
+         * Hands this waiter a grant; false once it stopped waiting (or already has one), and false
+         * for a waiter without a lease or one that has waited half its lease or more. The waiter
+         * counts the grant's lease from {@link #registeredAt}, the latest instant known to precede
+         * it: a grant that arrives late (its notification held up, or made before an attempt that
+         * found it expired) would be counted as mostly or wholly run out. Such a waiter tries again
+         * instead, and an attempt that finds the grant still standing takes it with a fresh lease.
+         */
         boolean offer(AcquireResult.Acquired grant) {
+            if (leaseNanos <= 0 || System.nanoTime() - registeredAt >= leaseNanos / 2) return false;
             if (!handed.compareAndSet(null, grant)) return false;
             signal();
             return true;
@@ -80,8 +98,9 @@ final class LocalWaiters {
     private final Map<String, ConcurrentLinkedDeque<Waiter>> byKey = new ConcurrentHashMap<>();
     private final Map<String, Waiter> byId = new ConcurrentHashMap<>();
 
-    Waiter register(List<String> keys) {
-        Waiter waiter = new Waiter(keys);
+    /** @param lease the lease the waiter asks for; null for none */
+    Waiter register(List<String> keys, Duration lease) {
+        Waiter waiter = new Waiter(keys, lease);
         byId.put(waiter.id, waiter);
         for (String key : keys)
             byKey.compute(key, (k, queue) -> {

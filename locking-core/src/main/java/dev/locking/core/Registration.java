@@ -62,7 +62,10 @@ final class Registration implements ProviderContext {
         return "lp_" + id;
     }
 
-    /** A grant and when the attempt that won it started, the earliest the lease can have begun. */
+    /**
+     * A grant and the earliest its lease can have begun: when the attempt that won it started, or,
+     * for a grant the store made on the waiter's behalf, when the wait began.
+     */
     record Grant(AcquireResult.Acquired acquired, long attemptStartedNanos) {}
 
     /**
@@ -82,14 +85,11 @@ final class Registration implements ProviderContext {
 
     private Grant await(List<String> keys, String owner, Duration lease, long deadline) {
         long pollNanos = provider.pollInterval().map(Duration::toNanos).orElse(Long.MAX_VALUE);
-        LocalWaiters.Waiter waiter = waiters.register(keys);
+        LocalWaiters.Waiter waiter = waiters.register(keys, lease);
         boolean acquired = false;
-        // When the last attempt started. A grant the store made for this waiter (a release handed
-        // it the keys) came after that attempt was refused, so its lease began no earlier.
-        long started = System.nanoTime();
         try {
             while (true) {
-                started = System.nanoTime();
+                long started = System.nanoTime();
                 AcquireResult result =
                         provider.tryAcquire(new AcquireRequest(keys, owner, lease, waiter.id, budget(deadline)));
                 if (result instanceof AcquireResult.Acquired granted) {
@@ -113,10 +113,12 @@ final class Registration implements ProviderContext {
                     park = Math.min(
                             park, Math.max(MIN_PARK_NANOS, blocked.retryAfter().toNanos()));
                 waiter.await(park);
+                // A grant the store made for this waiter (a release handed it the keys): its lease
+                // began after this wait's first attempt queued the waiter.
                 AcquireResult.Acquired handed = waiter.handedGrant();
                 if (handed != null) {
                     acquired = true;
-                    return new Grant(handed, started);
+                    return new Grant(handed, waiter.registeredAt);
                 }
             }
         } catch (InterruptedException e) {
@@ -125,14 +127,14 @@ final class Registration implements ProviderContext {
             AcquireResult.Acquired handed = waiter.close();
             if (handed != null) {
                 acquired = true;
-                return new Grant(handed, started);
+                return new Grant(handed, waiter.registeredAt);
             }
             throw new LockingException("Interrupted while waiting for lock on keys " + keys + " in " + address(), e);
         } catch (RuntimeException e) {
             AcquireResult.Acquired handed = waiter.close();
             if (handed != null) {
                 acquired = true;
-                return new Grant(handed, started);
+                return new Grant(handed, waiter.registeredAt);
             }
             throw e;
         } finally {

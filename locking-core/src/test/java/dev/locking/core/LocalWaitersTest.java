@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.locking.spi.AcquireResult;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
@@ -18,6 +19,8 @@ import org.junit.jupiter.api.Test;
 
 /** Grants a store made on a parked waiter's behalf: handed over exactly once, never after it gave up. */
 class LocalWaitersTest {
+    private static final Duration LEASE = Duration.ofSeconds(30);
+
     private static AcquireResult.Acquired grant(long token) {
         return new AcquireResult.Acquired(Map.of("k", token), Instant.now().plusSeconds(30));
     }
@@ -26,7 +29,7 @@ class LocalWaitersTest {
     @DisplayName("a grant wakes its waiter and is handed to it; a second one and unknown waiters are refused")
     void aGrantIsHandedOnce() throws InterruptedException {
         LocalWaiters waiters = new LocalWaiters();
-        LocalWaiters.Waiter waiter = waiters.register(List.of("k"));
+        LocalWaiters.Waiter waiter = waiters.register(List.of("k"), LEASE);
         assertNull(waiter.handedGrant());
         AcquireResult.Acquired first = grant(1);
         assertTrue(waiters.grant(waiter.id, first));
@@ -45,10 +48,24 @@ class LocalWaitersTest {
     @DisplayName("a waiter that gave up refuses a later grant, so the provider frees it instead")
     void aClosedWaiterRefusesGrants() {
         LocalWaiters waiters = new LocalWaiters();
-        LocalWaiters.Waiter waiter = waiters.register(List.of("k"));
+        LocalWaiters.Waiter waiter = waiters.register(List.of("k"), LEASE);
         assertNull(waiter.close());
         assertFalse(waiters.grant(waiter.id, grant(1)));
         assertNull(waiter.handedGrant());
+    }
+
+    @Test
+    @DisplayName("a waiter without a lease, or one that has waited half its lease, refuses a grant")
+    void aLateGrantIsRefused() throws InterruptedException {
+        LocalWaiters waiters = new LocalWaiters();
+        LocalWaiters.Waiter noLease = waiters.register(List.of("k"), null);
+        assertFalse(waiters.grant(noLease.id, grant(1)), "nothing would end such a grant if it went unused");
+        LocalWaiters.Waiter shortLease = waiters.register(List.of("k"), Duration.ofMillis(40));
+        Thread.sleep(25);
+        // Counted from the start of the wait, the grant would have under half its lease left.
+        assertFalse(waiters.grant(shortLease.id, grant(2)));
+        assertNull(shortLease.handedGrant());
+        assertNull(shortLease.close(), "and it was never handed over");
     }
 
     @Test
@@ -59,7 +76,7 @@ class LocalWaitersTest {
             AtomicInteger handed = new AtomicInteger(), refused = new AtomicInteger();
             for (int i = 0; i < 2_000; i++) {
                 LocalWaiters waiters = new LocalWaiters();
-                LocalWaiters.Waiter waiter = waiters.register(List.of("k"));
+                LocalWaiters.Waiter waiter = waiters.register(List.of("k"), LEASE);
                 AcquireResult.Acquired g = grant(i);
                 CountDownLatch go = new CountDownLatch(1);
                 var offered = pool.submit(() -> {

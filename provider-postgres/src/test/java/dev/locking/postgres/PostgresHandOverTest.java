@@ -244,4 +244,44 @@ class PostgresHandOverTest {
             assertNull(row(k), "released after the job");
         }
     }
+
+    @Test
+    @DisplayName("a grant that reaches a waiter late is not taken on trust: the waiter checks with an attempt")
+    void aLateGrantIsCheckedByAnAttempt() throws Exception {
+        try (LockingModule module = TestModules.module(options())) {
+            String k = "late";
+            LockOptions holder = LockOptions.defaults().owner("A").expire(Duration.ofMinutes(5));
+            module.acquire(k, holder);
+            Duration lease = Duration.ofMillis(600);
+            CompletableFuture<dev.locking.api.Lease> waiting = CompletableFuture.supplyAsync(() -> module.acquire(
+                    k, LockOptions.defaults().owner("W").expire(lease).timeout(Duration.ofSeconds(30))));
+            long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (queueEntries(k) == 0 && System.nanoTime() < until) Thread.sleep(5);
+            assertEquals(1, queueEntries(k), "the waiter is parked in the queue");
+            String waiterId;
+            try (Connection c = server.dataSource().getConnection();
+                    PreparedStatement ps = c.prepareStatement(
+                            "SELECT waiter_id FROM " + schema + ".locking_waiter WHERE lock_id = ?")) {
+                ps.setString(1, k);
+                try (ResultSet rs = ps.executeQuery()) {
+                    rs.next();
+                    waiterId = rs.getString(1);
+                }
+            }
+            // Past half its lease, a grant notification arrives for it: as a grant made long ago whose
+            // notification was held up would (here forged, for a key the waiter does not have).
+            Thread.sleep(lease.toMillis() / 2 + 50);
+            long expiry = (System.currentTimeMillis() + 60_000) * 1000;
+            execute("SELECT pg_notify('locking_g:" + schema + "', '" + waiterId + " 1 " + expiry + " " + k + "')");
+            Thread.sleep(300);
+            assertFalse(waiting.isDone(), "the waiter did not take the grant on trust");
+
+            assertTrue(module.release(k, holder));
+            dev.locking.api.Lease lease2 = waiting.get(15, TimeUnit.SECONDS);
+            Row row = row(k);
+            assertEquals(row.token(), lease2.fencingToken(k), "the grant the store really made");
+            assertEquals("W", row.owner());
+            assertTrue(module.release(k, LockOptions.defaults().owner("W")));
+        }
+    }
 }
