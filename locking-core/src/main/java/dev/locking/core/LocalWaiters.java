@@ -159,10 +159,17 @@ final class LocalWaiters {
         }
     }
 
-    /** Hands a grant to the waiter with this id if it is parked in this process and still waiting. */
+    /**
+     * Hands a grant to the waiter with this id if it is parked in this process and still waiting.
+     * A waiter here that refuses it (it has waited too long to trust it) is woken instead: the grant
+     * may well stand, and its next attempt takes it, so the key does not sit idle until it polls.
+     */
     boolean grant(String waiterId, AcquireResult.Acquired grant) {
         Waiter waiter = byId.get(waiterId);
-        return waiter != null && waiter.offer(grant);
+        if (waiter == null) return false;
+        if (waiter.offer(grant)) return true;
+        waiter.signal();
+        return false;
     }
 
     /** Wakes the waiter with this id if it is parked in this process. */

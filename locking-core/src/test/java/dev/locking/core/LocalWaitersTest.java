@@ -65,6 +65,10 @@ class LocalWaitersTest {
         // Counted from the start of the wait, the grant would have under half its lease left.
         assertFalse(waiters.grant(shortLease.id, grant(2)));
         assertNull(shortLease.handedGrant());
+        // Woken to check with an attempt of its own, rather than leave the key idle until it polls.
+        long started = System.nanoTime();
+        shortLease.await(TimeUnit.SECONDS.toNanos(10));
+        assertTrue(System.nanoTime() - started < TimeUnit.SECONDS.toNanos(5), "the refused grant woke the waiter");
         assertNull(shortLease.close(), "and it was never handed over");
     }
 
