@@ -221,28 +221,34 @@ class PostgresHandOverTest {
         // No poll and no lease end to wake the waiter meanwhile: only the notification can.
         options.put("poll-interval", "20s");
         options.put("waiter-expiry", "60s");
-        try (LockingModule module = TestModules.module(options)) {
-            String k = "parked";
-            LockOptions holder = LockOptions.defaults().owner("A").expire(Duration.ofMinutes(5));
-            module.acquire(k, holder);
-            CompletableFuture<String> inside = CompletableFuture.supplyAsync(() -> module.execute(
-                    k,
-                    lock -> {
-                        Row row = row(k);
-                        return row.grantId() + " " + (row.token() == lock.fencingToken(k)) + " "
-                                + row.owner().equals(lock.owner());
-                    },
-                    LockOptions.defaults().timeout(Duration.ofSeconds(30))));
-            long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-            while (queueEntries(k) == 0 && System.nanoTime() < until) Thread.sleep(5);
-            assertEquals(1, queueEntries(k), "the waiter is parked in the queue");
-            assertTrue(module.release(k, holder));
-            String seen = inside.get(15, TimeUnit.SECONDS);
-            // Its own attempt would have replaced the grant id "w:<waiter>" with that attempt's id.
-            assertTrue(seen.startsWith("w:"), seen);
-            assertTrue(seen.endsWith(" true true"), "the job saw the grant's token and owner: " + seen);
-            assertNull(row(k), "released after the job");
+        try (LockingModule module = TestModules.module(options);
+                LockingModule other = TestModules.module(options)) {
+            // Released in the waiter's own process, and in another one (its own listener).
+            handOver(module, module, "parked-here");
+            handOver(other, module, "parked-there");
         }
+    }
+
+    private static void handOver(LockingModule releasing, LockingModule waiting, String k) throws Exception {
+        LockOptions holder = LockOptions.defaults().owner("A").expire(Duration.ofMinutes(5));
+        releasing.acquire(k, holder);
+        CompletableFuture<String> inside = CompletableFuture.supplyAsync(() -> waiting.execute(
+                k,
+                lock -> {
+                    Row row = row(k);
+                    return row.grantId() + " " + (row.token() == lock.fencingToken(k)) + " "
+                            + row.owner().equals(lock.owner());
+                },
+                LockOptions.defaults().timeout(Duration.ofSeconds(30))));
+        long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (queueEntries(k) == 0 && System.nanoTime() < until) Thread.sleep(5);
+        assertEquals(1, queueEntries(k), "the waiter is parked in the queue");
+        assertTrue(releasing.release(k, holder));
+        String seen = inside.get(15, TimeUnit.SECONDS);
+        // Its own attempt would have replaced the grant id "w:<waiter>" with that attempt's id.
+        assertTrue(seen.startsWith("w:"), seen);
+        assertTrue(seen.endsWith(" true true"), "the job saw the grant's token and owner: " + seen);
+        assertNull(row(k), "released after the job");
     }
 
     @Test
