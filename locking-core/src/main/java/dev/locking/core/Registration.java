@@ -112,7 +112,13 @@ final class Registration implements ProviderContext {
                 if (blocked.retryAfter() != null)
                     park = Math.min(
                             park, Math.max(MIN_PARK_NANOS, blocked.retryAfter().toNanos()));
-                waiter.await(park);
+                try {
+                    waiter.await(park);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new LockingException(
+                            "Interrupted while waiting for lock on keys " + keys + " in " + address(), e);
+                }
                 // A grant the store made for this waiter (a release handed it the keys): its lease
                 // began after this wait's first attempt queued the waiter.
                 AcquireResult.Acquired handed = waiter.handedGrant();
@@ -121,16 +127,9 @@ final class Registration implements ProviderContext {
                     return new Grant(handed, waiter.registeredAt);
                 }
             }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            // A grant handed over meanwhile is the caller's: the provider was told it was taken.
-            AcquireResult.Acquired handed = waiter.close();
-            if (handed != null) {
-                acquired = true;
-                return new Grant(handed, waiter.registeredAt);
-            }
-            throw new LockingException("Interrupted while waiting for lock on keys " + keys + " in " + address(), e);
         } catch (RuntimeException e) {
+            // Timed out, interrupted or failed: a grant handed over meanwhile is still the
+            // caller's, since the provider was told it was taken.
             AcquireResult.Acquired handed = waiter.close();
             if (handed != null) {
                 acquired = true;
