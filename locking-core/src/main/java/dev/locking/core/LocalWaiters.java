@@ -165,6 +165,8 @@ final class LocalWaiters {
      * may well stand, and its next attempt takes it, so the key does not sit idle until it polls.
      */
     boolean grant(String waiterId, AcquireResult.Acquired grant) {
+        // Only a grant with a lease may be made on a caller's behalf (ProviderContext.granted).
+        if (waiterId == null || grant == null || grant.expiresAt() == null) return false;
         Waiter waiter = byId.get(waiterId);
         if (waiter == null) return false;
         if (waiter.offer(grant)) return true;

@@ -35,6 +35,11 @@ class LocalWaitersTest {
         assertTrue(waiters.grant(waiter.id, first));
         assertFalse(waiters.grant(waiter.id, grant(2)), "one grant per wait");
         assertFalse(waiters.grant("not-here", grant(3)), "a waiter of another process");
+        LocalWaiters.Waiter other = waiters.register(List.of("k"), LEASE);
+        assertFalse(waiters.grant(other.id, new AcquireResult.Acquired(Map.of("k", 5L), null)), "no lease");
+        assertFalse(waiters.grant(null, grant(5)));
+        assertFalse(waiters.grant(other.id, null));
+        assertNull(other.handedGrant());
         long started = System.nanoTime();
         waiter.await(TimeUnit.SECONDS.toNanos(10));
         assertTrue(System.nanoTime() - started < TimeUnit.SECONDS.toNanos(5), "the grant woke the waiter");
