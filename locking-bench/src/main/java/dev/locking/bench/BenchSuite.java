@@ -29,9 +29,8 @@ import redis.clients.jedis.Jedis;
  * baselines one after the other, on the same servers), then the hand-over and parked-waiter
  * measurements, and writes the report. {@code locking-bench/run.sh} is the command.
  *
- * <p>System properties: {@code bench.size} ({@code full}, the default; {@code quick}; or {@code long}, three
- * forks per target), {@code
- * bench.out} (the report, default {@code docs/BENCHMARKS.md}), {@code bench.command} (the command
+ * <p>System properties: {@code bench.size} ({@code full}, the default; {@code quick}; or {@code
+ * long}, three forks per target), {@code bench.out} (the report, default {@code docs/BENCHMARKS.md}), {@code bench.command} (the command
  * line to print in it), {@code bench.only} (comma-separated parts: pairs, execute, tenKeys,
  * handover, waiters), {@code bench.targets} (comma-separated targets, to measure fewer), {@code
  * bench.prof} (a JMH profiler, e.g. {@code jfr}).

@@ -69,22 +69,29 @@ class PostgresHandOverTest {
         }
     }
 
-    private static int queueEntries(String key) {
+    /** The waiters in the queue of {@code key}, first in line first. */
+    private static List<String> queued(String key) {
         try (Connection c = server.dataSource().getConnection();
-                PreparedStatement ps =
-                        c.prepareStatement("SELECT count(*) FROM " + schema + ".locking_waiter WHERE lock_id = ?")) {
+                PreparedStatement ps = c.prepareStatement(
+                        "SELECT waiter_id FROM " + schema + ".locking_waiter WHERE lock_id = ? ORDER BY ticket")) {
             ps.setString(1, key);
+            List<String> waiters = new java.util.ArrayList<>();
             try (ResultSet rs = ps.executeQuery()) {
-                rs.next();
-                return rs.getInt(1);
+                while (rs.next()) waiters.add(rs.getString(1));
             }
+            return waiters;
         } catch (SQLException e) {
             throw new AssertionError(e);
         }
     }
 
-    private static void execute(String sql) {
-        server.execute(sql);
+    /** Waits (10 s at most) for one caller to be parked in the queue of {@code key}; its waiter id. */
+    private static String awaitParked(String key) throws InterruptedException {
+        long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (queued(key).isEmpty() && System.nanoTime() < until) Thread.sleep(5);
+        List<String> waiters = queued(key);
+        assertEquals(1, waiters.size(), "one waiter parked in the queue of " + key + ": " + waiters);
+        return waiters.get(0);
     }
 
     private static Map<String, Object> options() {
@@ -109,7 +116,7 @@ class PostgresHandOverTest {
             String k = "handed";
             assertInstanceOf(AcquireResult.Acquired.class, attempt(p, List.of(k), "A", LEASE, null));
             assertInstanceOf(AcquireResult.Blocked.class, attempt(p, List.of(k), "W", Duration.ofSeconds(10), "w-1"));
-            assertEquals(1, queueEntries(k));
+            assertEquals(1, queued(k).size());
 
             Instant before = Instant.now();
             assertTrue(p.release(List.of(k), "A"));
@@ -119,7 +126,7 @@ class PostgresHandOverTest {
             assertEquals("W", handed.owner());
             assertEquals("w:w-1", handed.grantId());
             assertTrue(handed.expiration().isAfter(before.plusSeconds(9)), handed.toString());
-            assertEquals(0, queueEntries(k), "the waiter left the queue with its grant");
+            assertEquals(List.of(), queued(k), "the waiter left the queue with its grant");
             assertInstanceOf(AcquireResult.Blocked.class, attempt(p, List.of(k), "B", LEASE, null));
 
             TestProviderContext.HandedGrant told = context.grants.poll(10, TimeUnit.SECONDS);
@@ -205,7 +212,7 @@ class PostgresHandOverTest {
             String k3 = "stale";
             attempt(p, List.of(k3), "A", LEASE, null);
             attempt(p, List.of(k3), "W", LEASE, "w-7");
-            execute("UPDATE " + schema + ".locking_waiter SET refreshed_at = refreshed_at - interval '1 hour'"
+            server.execute("UPDATE " + schema + ".locking_waiter SET refreshed_at = refreshed_at - interval '1 hour'"
                     + " WHERE waiter_id = 'w-7'");
             assertTrue(p.release(List.of(k3), "A"));
             assertNull(row(k3));
@@ -240,9 +247,7 @@ class PostgresHandOverTest {
                             + row.owner().equals(lock.owner());
                 },
                 LockOptions.defaults().timeout(Duration.ofSeconds(30))));
-        long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        while (queueEntries(k) == 0 && System.nanoTime() < until) Thread.sleep(5);
-        assertEquals(1, queueEntries(k), "the waiter is parked in the queue");
+        awaitParked(k);
         assertTrue(releasing.release(k, holder));
         String seen = inside.get(15, TimeUnit.SECONDS);
         // Its own attempt would have replaced the grant id "w:<waiter>" with that attempt's id.
@@ -261,24 +266,13 @@ class PostgresHandOverTest {
             Duration lease = Duration.ofMillis(600);
             CompletableFuture<dev.locking.api.Lease> waiting = CompletableFuture.supplyAsync(() -> module.acquire(
                     k, LockOptions.defaults().owner("W").expire(lease).timeout(Duration.ofSeconds(30))));
-            long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-            while (queueEntries(k) == 0 && System.nanoTime() < until) Thread.sleep(5);
-            assertEquals(1, queueEntries(k), "the waiter is parked in the queue");
-            String waiterId;
-            try (Connection c = server.dataSource().getConnection();
-                    PreparedStatement ps = c.prepareStatement(
-                            "SELECT waiter_id FROM " + schema + ".locking_waiter WHERE lock_id = ?")) {
-                ps.setString(1, k);
-                try (ResultSet rs = ps.executeQuery()) {
-                    rs.next();
-                    waiterId = rs.getString(1);
-                }
-            }
+            String waiterId = awaitParked(k);
             // Past half its lease, a grant notification arrives for it: as a grant made long ago whose
             // notification was held up would (here forged, for a key the waiter does not have).
             Thread.sleep(lease.toMillis() / 2 + 50);
             long expiry = (System.currentTimeMillis() + 60_000) * 1000;
-            execute("SELECT pg_notify('locking_g:" + schema + "', '" + waiterId + " 1 " + expiry + " " + k + "')");
+            server.execute(
+                    "SELECT pg_notify('locking_g:" + schema + "', '" + waiterId + " 1 " + expiry + " " + k + "')");
             Thread.sleep(300);
             assertFalse(waiting.isDone(), "the waiter did not take the grant on trust");
 
