@@ -118,8 +118,8 @@ final class PostgresLockingProvider implements LockingProvider {
         }
         // After the pool (whose construction is what can still fail), before the first call.
         this.timeouts = new StatementWatchdog(label);
+        this.granted = granted;
         if (settings.notifications == PostgresSettings.Notifications.LISTEN) {
-            this.granted = granted;
             this.listener = new NotificationListener(
                     label,
                     Map.of(settings.channel(), keyReleased, settings.grantChannel(), this::grantNotified),
@@ -127,7 +127,6 @@ final class PostgresLockingProvider implements LockingProvider {
                     this::checkSchema);
             listener.start();
         } else {
-            this.granted = null;
             this.listener = null;
             Thread check = new Thread(this::checkSchema, "locking-postgres-schema-check-" + label);
             check.setDaemon(true);
@@ -250,6 +249,35 @@ final class PostgresLockingProvider implements LockingProvider {
 
     @Override
     public boolean release(List<String> keys, String owner) {
+        if (!schemaBeforeV7) {
+            try {
+                Released released = call("release " + describe(keys), NO_DEADLINE, (c, limits) -> {
+                    try (PreparedStatement ps = prepare(c, sql.releaseReporting)) {
+                        ps.setArray(1, textArray(c, keys));
+                        ps.setString(2, owner);
+                        ps.setInt(3, limits.lockMillis());
+                        ps.setBoolean(4, settings.synchronousCommit == PostgresSettings.SynchronousCommit.GRANTS);
+                        return readRelease(single(ps, limits), keys);
+                    }
+                });
+                // The release has committed, its grant included: a waiter parked here runs now,
+                // without waiting for the notification (which still comes, and finds it gone).
+                if (released.handedTo() != null && granted.test(released.handedTo(), released.grant()))
+                    queued.remove(released.handedTo());
+                return released.released();
+            } catch (LockingException e) {
+                // A schema migrated before V7 has no locking_release_reporting: the call failed
+                // before it ran. Release as before; waiters here learn of grants by notification.
+                if (!(e.getCause() instanceof SQLException s && "42883".equals(s.getSQLState()))) throw e;
+                schemaBeforeV7 = true;
+                log.info(
+                        "{}: schema \"{}\" is older than this provider (no V7): a waiter in this process learns"
+                                + " that a release handed it its key by notification only, until you run the"
+                                + " migrations: LockingModule.migrate() or `locking migrate`",
+                        label,
+                        settings.schema);
+            }
+        }
         if (!schemaBeforeV4) {
             try {
                 return call("release " + describe(keys), NO_DEADLINE, (c, limits) -> {
@@ -283,6 +311,25 @@ final class PostgresLockingProvider implements LockingProvider {
             }
         });
     }
+
+    /**
+     * What a release did: whether it freed the key, and the waiter it handed the key to (schema V7),
+     * with that grant; both null when it handed nothing over.
+     */
+    private record Released(boolean released, String handedTo, AcquireResult.Acquired grant) {}
+
+    private static Released readRelease(ResultSet rs, List<String> keys) throws SQLException {
+        boolean released = rs.getBoolean("released");
+        String handedTo = rs.getString("handed_to");
+        if (handedTo == null || keys.size() != 1) return new Released(released, null, null);
+        long token = rs.getLong("handed_token");
+        OffsetDateTime expires = rs.getObject("handed_expires_at", OffsetDateTime.class);
+        return new Released(
+                released, handedTo, new AcquireResult.Acquired(Map.of(keys.get(0), token), expires.toInstant()));
+    }
+
+    /** Set once a release found a schema from before V7 (no locking_release_reporting). */
+    private volatile boolean schemaBeforeV7;
 
     /** Set once a release found a schema from before V4 (three-argument locking_release only). */
     private volatile boolean schemaBeforeV4;

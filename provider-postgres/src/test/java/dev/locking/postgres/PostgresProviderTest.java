@@ -43,8 +43,8 @@ import org.slf4j.LoggerFactory;
 /** What is PostgreSQL-specific: migrations, options, secrets, SQL safety, the advisory-lock design. */
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
 class PostgresProviderTest {
-    /** The provider's migrations, V1 to V6. */
-    private static final int MIGRATIONS = 6;
+    /** The provider's migrations, V1 to V7. */
+    private static final int MIGRATIONS = 7;
 
     private static final PostgresServer server = PostgresServer.shared();
     private static String schema;
@@ -96,7 +96,8 @@ class PostgresProviderTest {
                             && applied.get(2).contains("V3")
                             && applied.get(3).contains("V4")
                             && applied.get(4).contains("V5")
-                            && applied.get(5).contains("V6"),
+                            && applied.get(5).contains("V6")
+                            && applied.get(6).contains("V7"),
                     applied.toString());
             assertEquals(List.of(), p.migrate(), "a second migrate has nothing to do");
             assertEquals(
@@ -127,7 +128,7 @@ class PostgresProviderTest {
                     List.of("1|the app's own"),
                     query("SELECT version || '|' || description FROM " + app + ".flyway_schema_history"));
             assertEquals(
-                    List.of("0", "1", "2", "3", "4", "5", "6"),
+                    List.of("0", "1", "2", "3", "4", "5", "6", "7"),
                     query("SELECT version FROM " + app + ".locking_schema_history ORDER BY installed_rank"));
         } finally {
             server.dropSchema(app);
@@ -555,26 +556,26 @@ class PostgresProviderTest {
         List<String> grants = List.of(
                 "locking_try_acquire on",
                 "locking_try_acquire off", // refused: decides no ownership
-                "locking_release off",
+                "locking_release_reporting off",
                 "locking_try_acquire on",
-                "locking_release on");
+                "locking_release_reporting on");
         assertEquals(grants, commitsIn(null, "sc-default-"), "the default is grants");
         assertEquals(grants, commitsIn("grants", "sc-grants-"));
         assertEquals(
                 List.of(
                         "locking_try_acquire on",
                         "locking_try_acquire on",
-                        "locking_release on",
+                        "locking_release_reporting on",
                         "locking_try_acquire on",
-                        "locking_release on"),
+                        "locking_release_reporting on"),
                 commitsIn("on", "sc-on-"));
         assertEquals(
                 List.of(
                         "locking_try_acquire off",
                         "locking_try_acquire off",
-                        "locking_release off",
+                        "locking_release_reporting off",
                         "locking_try_acquire off",
-                        "locking_release off"),
+                        "locking_release_reporting off"),
                 commitsIn("off", "sc-off-"));
     }
 
