@@ -98,6 +98,14 @@ class PostgresHandOverTest {
         return TestModules.options(server, server.jdbcUrl(), schema);
     }
 
+    /** Options under which a parked waiter polls only every 20 s (and stays in line meanwhile). */
+    private static Map<String, Object> slowPollOptions() {
+        Map<String, Object> options = new java.util.HashMap<>(options());
+        options.put("poll-interval", "20s");
+        options.put("waiter-expiry", "60s");
+        return options;
+    }
+
     private static LockingProvider provider(TestProviderContext context) {
         return new PostgresLockingProviderFactory().create(context);
     }
@@ -224,10 +232,8 @@ class PostgresHandOverTest {
     @Test
     @DisplayName("a parked caller runs on the grant the release made, without another attempt")
     void aParkedCallerRunsOnTheGrant() throws Exception {
-        Map<String, Object> options = new java.util.HashMap<>(options());
         // No poll and no lease end to wake the waiter meanwhile: only the notification can.
-        options.put("poll-interval", "20s");
-        options.put("waiter-expiry", "60s");
+        Map<String, Object> options = slowPollOptions();
         try (LockingModule module = TestModules.module(options);
                 LockingModule other = TestModules.module(options)) {
             // Released in the waiter's own process, and in another one (its own listener).
@@ -259,11 +265,9 @@ class PostgresHandOverTest {
     @Test
     @DisplayName("the release's reply hands the key to a waiter of the releasing process at once (V7)")
     void theReleasingProcessHandsTheGrantOverFromTheReply() throws Exception {
-        Map<String, Object> options = new java.util.HashMap<>(options());
-        // No listener: no notification can tell this process of the grant.
+        Map<String, Object> options = slowPollOptions();
+        // No listener either: no notification can tell this process of the grant.
         options.put("notifications", "poll");
-        options.put("poll-interval", "20s");
-        options.put("waiter-expiry", "60s");
         TestContext context = new TestContext(options);
         context.takeGrants = true;
         try (LockingProvider p = provider(context)) {
