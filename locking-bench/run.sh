@@ -4,7 +4,7 @@
 #
 #   locking-bench/run.sh                        # the full suite, about 15 minutes on 2 cores
 #   locking-bench/run.sh -Dbench.size=quick     # a smoke run, a few minutes
-#   locking-bench/run.sh -Dbench.size=long      # 3 forks per target, longer iterations: about an hour
+#   locking-bench/run.sh -Dbench.size=long      # 3 forks per target, longer iterations: about 70 minutes
 #   locking-bench/run.sh -Dbench.only=pairs -Dbench.targets=postgres,raw-postgres
 #   locking-bench/run.sh -Dbench.prof=jfr       # JFR recording per JMH fork (in the working directory)
 #
