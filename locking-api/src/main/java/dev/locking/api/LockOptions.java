@@ -16,6 +16,20 @@ import java.util.Optional;
  */
 public final class LockOptions {
 
+    /**
+     * The longest lease {@link #expire(Duration)} accepts: 3,650 days (about ten years). It fits
+     * every store's millisecond and nanosecond arithmetic with room to spare; a longer lease is
+     * almost certainly a unit mistake. For a lock that never expires, do not set {@code expire}.
+     */
+    public static final Duration MAX_EXPIRE = Duration.ofDays(3650);
+
+    /**
+     * The longest wait {@link #timeout(Duration)} keeps: 3,650 days (about ten years). A longer
+     * timeout, such as {@code ChronoUnit.FOREVER.getDuration()}, means "wait as long as it takes"
+     * and is lowered to this, so that no deadline arithmetic overflows.
+     */
+    public static final Duration MAX_TIMEOUT = Duration.ofDays(3650);
+
     private static final LockOptions DEFAULTS = new LockOptions(null, null, null, null);
 
     private final String owner;
@@ -51,13 +65,18 @@ public final class LockOptions {
      * unless renewed. Without it an {@code acquire}d lock is held until released; {@code
      * execute} uses {@code locking.execute.expire} (60 s by default). Sub-second values work.
      *
-     * @param lease positive; at millisecond precision
+     * @param lease positive, at least 1 ms and at most {@link #MAX_EXPIRE} (3,650 days); at
+     *     millisecond precision
      */
     public LockOptions expire(Duration lease) {
         if (lease == null) throw new IllegalArgumentException("expire must not be null");
         if (lease.isNegative() || lease.isZero())
             throw new IllegalArgumentException(
                     "expire must be positive, was " + lease + " (for a lock that never expires, do not set expire)");
+        // Compared before any conversion: toMillis() and toNanos() of a huge Duration overflow.
+        if (lease.compareTo(MAX_EXPIRE) > 0)
+            throw new IllegalArgumentException("expire must be at most " + MAX_EXPIRE.toDays() + " days, was " + lease
+                    + " (for a lock that never expires, do not set expire)");
         if (lease.toMillis() == 0) throw new IllegalArgumentException("expire must be at least 1 ms, was " + lease);
         return new LockOptions(owner, lease, timeout, provider);
     }
@@ -67,12 +86,14 @@ public final class LockOptions {
      * LockTimeoutException}. Zero (the default for {@code acquire}) means do not wait; {@code
      * execute} uses {@code locking.execute.timeout} (5 s by default).
      *
-     * @param wait zero or positive
+     * @param wait zero or positive; a wait longer than {@link #MAX_TIMEOUT} (3,650 days) is lowered
+     *     to it, which is as good as waiting forever
      */
     public LockOptions timeout(Duration wait) {
         if (wait == null) throw new IllegalArgumentException("timeout must not be null");
         if (wait.isNegative()) throw new IllegalArgumentException("timeout must not be negative, was " + wait);
-        return new LockOptions(owner, expire, wait, provider);
+        Duration bounded = wait.compareTo(MAX_TIMEOUT) > 0 ? MAX_TIMEOUT : wait;
+        return new LockOptions(owner, expire, bounded, provider);
     }
 
     /**
@@ -95,7 +116,7 @@ public final class LockOptions {
         return Optional.ofNullable(expire);
     }
 
-    /** The wait set with {@link #timeout(Duration)}, or empty. */
+    /** The wait set with {@link #timeout(Duration)} (at most {@link #MAX_TIMEOUT}), or empty. */
     public Optional<Duration> timeout() {
         return Optional.ofNullable(timeout);
     }

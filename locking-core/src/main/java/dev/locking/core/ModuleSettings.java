@@ -7,6 +7,7 @@ import com.typesafe.config.ConfigObject;
 import com.typesafe.config.ConfigUtil;
 import com.typesafe.config.ConfigValue;
 import com.typesafe.config.ConfigValueType;
+import dev.locking.api.LockOptions;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -35,8 +36,8 @@ final class ModuleSettings {
 
     ModuleSettings(Config config, List<String> problems) {
         this.root = config.withFallback(ConfigFactory.defaultReference(ModuleSettings.class.getClassLoader()));
-        this.executeTimeout = duration("locking.execute.timeout", problems, true);
-        this.executeExpire = duration("locking.execute.expire", problems, false);
+        this.executeTimeout = atMost(duration("locking.execute.timeout", problems, true), LockOptions.MAX_TIMEOUT);
+        this.executeExpire = expire("locking.execute.expire", problems);
         this.renewalThreads = positiveInt("locking.renewal-threads", problems);
         this.migrateOnStart = bool(root, "locking.migrate-on-start", false, problems);
         this.providersConfigured = readRegistrations(problems);
@@ -108,6 +109,19 @@ final class ModuleSettings {
             problems.add(path + " must be a duration such as 5s or 500ms: " + e.getMessage());
             return Duration.ofSeconds(1);
         }
+    }
+
+    /** As {@link LockOptions#expire}: positive, at most {@link LockOptions#MAX_EXPIRE}. */
+    private Duration expire(String path, List<String> problems) {
+        Duration d = duration(path, problems, false);
+        if (d.compareTo(LockOptions.MAX_EXPIRE) <= 0) return d;
+        problems.add(path + " must be at most " + LockOptions.MAX_EXPIRE.toDays() + " days, was " + d);
+        return LockOptions.MAX_EXPIRE;
+    }
+
+    /** As {@link LockOptions#timeout}: a longer wait is as good as forever and lowered to the bound. */
+    private static Duration atMost(Duration d, Duration bound) {
+        return d.compareTo(bound) > 0 ? bound : d;
     }
 
     private int positiveInt(String path, List<String> problems) {

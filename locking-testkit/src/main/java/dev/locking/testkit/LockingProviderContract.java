@@ -792,6 +792,56 @@ public abstract class LockingProviderContract {
                 "expected a message containing \"" + expectedMessagePart + "\", got \"" + e.getMessage() + "\"");
     }
 
+    // ------------------------------------------------------------------ core: limits, closing, failed calls
+    // (the bounds of a call's arguments, close() under load, and calls that fail after a grant)
+
+    @Test
+    @DisplayName("an expire past the maximum is rejected before any lock; the longest lease holds and releases")
+    void expirePastTheMaximumIsRejectedBeforeAnyLock() {
+        String k = key("k");
+        assertIllegal(
+                "expire must be at most 3650 days",
+                () -> locking.execute(k, lock -> "ran", LockOptions.defaults().expire(Duration.ofDays(1_000_000))));
+        assertIllegal("expire must be at most 3650 days", () -> owner("A").expire(Duration.ofSeconds(Long.MAX_VALUE)));
+        locking.acquire(k, owner("B")); // the rejected call took nothing
+        assertTrue(locking.release(k, owner("B")));
+
+        // The longest lease fits the store's arithmetic: held, reported, released.
+        Lease longest = locking.acquire(k, owner("A").expire(LockOptions.MAX_EXPIRE));
+        java.time.Instant end = longest.expiresAt().orElseThrow();
+        java.time.Instant expected = java.time.Instant.now().plus(LockOptions.MAX_EXPIRE);
+        assertTrue(
+                end.isAfter(expected.minus(Duration.ofDays(1))) && end.isBefore(expected.plus(Duration.ofDays(1))),
+                "expiresAt " + end);
+        assertThrows(LockAcquisitionException.class, () -> locking.acquire(k, owner("B")));
+        assertTrue(locking.release(k, owner("A")));
+        assertEquals(
+                "ran", locking.execute(k, lock -> "ran", LockOptions.defaults().expire(LockOptions.MAX_EXPIRE)));
+        locking.acquire(k, owner("B")); // execute released it
+        assertTrue(locking.release(k, owner("B")));
+    }
+
+    @Test
+    @DisplayName("a timeout past the maximum means wait as long as it takes: lowered to the bound, never overflowing")
+    void timeoutPastTheMaximumIsLoweredNotOverflowed() throws Exception {
+        assertEquals(
+                java.util.Optional.of(LockOptions.MAX_TIMEOUT),
+                LockOptions.defaults()
+                        .timeout(Duration.ofSeconds(Long.MAX_VALUE))
+                        .timeout());
+        String k = key("k");
+        LockOptions forever = LockOptions.defaults().timeout(java.time.temporal.ChronoUnit.FOREVER.getDuration());
+        assertEquals("ran", locking.execute(k, lock -> "ran", forever));
+        locking.acquire(k, owner("A"));
+        LockingService other = otherInstance();
+        Future<Lease> waiter = async(() -> other.acquire(
+                k, owner("B").timeout(Duration.ofSeconds(Long.MAX_VALUE)).expire(Duration.ofSeconds(30))));
+        sleep(300); // let it park
+        assertTrue(locking.release(k, owner("A")));
+        assertEquals(List.of(k), await(waiter).keys());
+        assertTrue(locking.release(k, owner("B")));
+    }
+
     // ------------------------------------------------------------------ fuzz
 
     /**
