@@ -8,12 +8,20 @@ import java.util.Collection;
  *
  * <p>Keys are de-duplicated and sorted; calls with several keys are all-or-nothing: a call that
  * fails holds none of its keys. Keys are at most {@value #MAX_KEY_BYTES} bytes of UTF-8 and may not
- * contain the NUL character; any other character is an ordinary part of a key.
+ * contain the NUL character; any other character is an ordinary part of a key. One call names at
+ * most {@value #MAX_KEYS_PER_CALL} distinct keys.
  */
 public interface LockingService {
 
     /** The longest key, and the longest owner id, in bytes of UTF-8. */
     int MAX_KEY_BYTES = 1024;
+
+    /**
+     * The most distinct keys one call may name: 1,000. A longer list is rejected with an {@link
+     * IllegalArgumentException} naming {@code keys} before any lock is taken. A provider may
+     * declare a lower limit of its own ({@code LockingProvider.maxKeysPerCall()}).
+     */
+    int MAX_KEYS_PER_CALL = 1000;
 
     /**
      * Waits for {@code key} (up to the configured {@code locking.execute.timeout}, 5 seconds by

@@ -85,6 +85,17 @@ public interface LockingProvider extends AutoCloseable {
     }
 
     /**
+     * The most distinct keys one call may carry to this store. Core rejects a longer list with an
+     * {@link IllegalArgumentException} before it calls the provider. Core never passes more than
+     * {@link dev.locking.api.LockingService#MAX_KEYS_PER_CALL} (1,000), whatever this says; a store
+     * that cannot take that many in one atomic step (its lock table, a server blocked for every
+     * client) declares less.
+     */
+    default int maxKeysPerCall() {
+        return dev.locking.api.LockingService.MAX_KEYS_PER_CALL;
+    }
+
+    /**
      * The longest a waiter may park before core tries again: the backstop for a notification that
      * never arrives. Empty when notifications are reliable (in-process stores).
      */

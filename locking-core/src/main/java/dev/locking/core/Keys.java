@@ -1,5 +1,6 @@
 package dev.locking.core;
 
+import dev.locking.api.LockingService;
 import dev.locking.spi.Arguments;
 import java.util.Collection;
 import java.util.List;
@@ -22,6 +23,18 @@ final class Keys {
             sorted.add(Arguments.requireText(key, "keys[" + index + "]"));
             index++;
         }
+        requireAtMost(sorted.size(), LockingService.MAX_KEYS_PER_CALL, null);
         return List.copyOf(sorted);
+    }
+
+    /**
+     * Rejects a call naming more than {@code max} distinct keys, before any lock.
+     *
+     * @param registration the registration whose lower limit applies, or null for the API's
+     */
+    static void requireAtMost(int distinct, int max, Registration registration) {
+        if (distinct <= max) return;
+        throw new IllegalArgumentException("keys must name at most " + max + " distinct keys per call"
+                + (registration == null ? "" : " in " + registration.address()) + ", was " + distinct);
     }
 }

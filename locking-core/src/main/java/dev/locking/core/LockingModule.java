@@ -192,7 +192,7 @@ public final class LockingModule implements LockingService, AutoCloseable {
             throws X {
         List<String> sorted = Keys.normalize(keys);
         if (job == null) throw new IllegalArgumentException("job must not be null");
-        Registration registration = route(options);
+        Registration registration = route(options, sorted);
         Duration timeout = options.timeout().orElse(settings.executeTimeout);
         Duration lease = options.expire().orElse(settings.executeExpire);
         // A unique owner per call: two execute calls never share a lock, even with the same owner option.
@@ -234,7 +234,7 @@ public final class LockingModule implements LockingService, AutoCloseable {
     @Override
     public Lease acquire(Collection<String> keys, LockOptions options) {
         List<String> sorted = Keys.normalize(keys);
-        Registration registration = route(options);
+        Registration registration = route(options, sorted);
         String owner = options.owner().orElse(null);
         Registration.Grant grant = registration.acquire(
                 sorted, owner, options.expire().orElse(null), options.timeout().orElse(Duration.ZERO));
@@ -255,7 +255,7 @@ public final class LockingModule implements LockingService, AutoCloseable {
     @Override
     public boolean release(Collection<String> keys, LockOptions options) {
         List<String> sorted = Keys.normalize(keys);
-        Registration registration = route(options);
+        Registration registration = route(options, sorted);
         return registration.provider().release(sorted, options.owner().orElse(null));
     }
 
@@ -280,7 +280,22 @@ public final class LockingModule implements LockingService, AutoCloseable {
                 .orElseThrow(() -> new UnsupportedOperationException(registration + " cannot list its locks"));
     }
 
+    /**
+     * The most distinct keys one call may name in the registration these options route to: {@link
+     * LockingService#MAX_KEYS_PER_CALL}, or the provider's lower limit.
+     */
+    public int maxKeysPerCall(LockOptions options) {
+        return route(options).maxKeysPerCall();
+    }
+
     // ---- routing and lifecycle
+
+    /** As {@link #route(LockOptions)}, and rejects more keys than that registration takes in one call. */
+    private Registration route(LockOptions options, List<String> keys) {
+        Registration registration = route(options);
+        Keys.requireAtMost(keys.size(), registration.maxKeysPerCall(), registration);
+        return registration;
+    }
 
     private Registration route(LockOptions options) {
         if (options == null) throw new IllegalArgumentException("options must not be null");

@@ -3,6 +3,7 @@ package dev.locking.core;
 import dev.locking.api.LockAcquisitionException;
 import dev.locking.api.LockTimeoutException;
 import dev.locking.api.LockingException;
+import dev.locking.api.LockingService;
 import dev.locking.spi.AcquireRequest;
 import dev.locking.spi.AcquireResult;
 import dev.locking.spi.LockingProvider;
@@ -31,6 +32,8 @@ final class Registration implements ProviderContext {
     private final LocalWaiters waiters = new LocalWaiters();
     private final LockingProviderFactory factory;
     private LockingProvider provider;
+    /** The provider's limit of keys per call, within the API's; read at start. */
+    private int maxKeysPerCall = LockingService.MAX_KEYS_PER_CALL;
     /** Whether the provider refreshes parked waiters in bulk (asked with an empty list at start). */
     private volatile boolean bulkRefresh = true;
 
@@ -52,6 +55,12 @@ final class Registration implements ProviderContext {
         provider = factory.create(this);
         if (provider == null) throw new IllegalStateException(factory.getClass().getName() + ".create returned null");
         bulkRefresh = provider.pollInterval().isPresent() && provider.refreshWaiters(Map.of());
+        maxKeysPerCall = Math.max(1, Math.min(LockingService.MAX_KEYS_PER_CALL, provider.maxKeysPerCall()));
+    }
+
+    /** The most distinct keys one call may name here. */
+    int maxKeysPerCall() {
+        return maxKeysPerCall;
     }
 
     LockingProvider provider() {

@@ -842,6 +842,33 @@ public abstract class LockingProviderContract {
         assertTrue(locking.release(k, owner("B")));
     }
 
+    @Test
+    @DisplayName("a call may name up to the keys-per-call limit; one more is rejected before any lock")
+    void keysPerCallLimitIsCheckedBeforeAnyLock() {
+        int max = locking.maxKeysPerCall(LockOptions.defaults());
+        assertTrue(max >= 1 && max <= LockingService.MAX_KEYS_PER_CALL, "limit " + max);
+        List<String> most = new ArrayList<>();
+        for (int i = 0; i < max; i++) most.add(key("many-" + i));
+        List<String> tooMany = new ArrayList<>(most);
+        tooMany.add(key("one-more"));
+        assertIllegal("keys must name at most " + max + " distinct keys", () -> locking.acquire(tooMany, owner("A")));
+        assertIllegal(
+                "keys must name at most " + max + " distinct keys",
+                () -> locking.execute(tooMany, lock -> "ran", LockOptions.defaults()));
+        assertIllegal("keys must name at most " + max + " distinct keys", () -> locking.release(tooMany, owner("A")));
+        locking.acquire(List.of(most.get(0), key("one-more")), owner("B")); // the rejected calls took nothing
+        assertTrue(locking.release(List.of(most.get(0), key("one-more")), owner("B")));
+        List<String> duplicated = new ArrayList<>(most);
+        duplicated.addAll(most); // duplicates count once
+        Lease all = locking.acquire(duplicated, owner("A").expire(Duration.ofSeconds(60)));
+        assertEquals(max, all.keys().size());
+        assertThrows(LockAcquisitionException.class, () -> locking.acquire(most.get(max / 2), owner("B")));
+        assertTrue(locking.release(most, owner("A")));
+        assertEquals(max, (int) locking.execute(most, lock -> lock.keys().size(), LockOptions.defaults()));
+        locking.acquire(most.get(max - 1), owner("B")); // execute released them
+        assertTrue(locking.release(most.get(max - 1), owner("B")));
+    }
+
     // ------------------------------------------------------------------ fuzz
 
     /**
