@@ -2,6 +2,7 @@ package dev.locking.core;
 
 import dev.locking.api.LockContext;
 import dev.locking.api.LockLostException;
+import dev.locking.spi.Printable;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -59,14 +60,19 @@ final class ExecuteContext implements LockContext, Runnable {
             if (ended) return;
             if (System.nanoTime() - validUntilNanos >= 0)
                 lose("renewals failed until the lease ran out: " + e.getMessage());
-            else log.warn("Renewing the lease of {} in {} failed; retrying while it lasts", keys, registration, e);
+            else
+                log.warn(
+                        "Renewing the lease of {} in {} failed; retrying while it lasts",
+                        Keys.printable(keys),
+                        registration,
+                        e);
         }
     }
 
     private void lose(String reason) {
         if (lostReason == null) {
             lostReason = reason;
-            log.warn("Lease of {} in {} lost: {}", keys, registration, reason);
+            log.warn("Lease of {} in {} lost: {}", Keys.printable(keys), registration, Printable.escape(reason));
         }
     }
 
@@ -82,7 +88,11 @@ final class ExecuteContext implements LockContext, Runnable {
             if (!registration.provider().release(keys, owner) && !lostBefore)
                 lose("the lock was no longer held when the job finished");
         } catch (RuntimeException e) {
-            log.warn("Releasing {} in {} failed; the lock frees itself when its lease ends", keys, registration, e);
+            log.warn(
+                    "Releasing {} in {} failed; the lock frees itself when its lease ends",
+                    Keys.printable(keys),
+                    registration,
+                    e);
         }
         if (isLost()) return new LockLostException(keys, lostReason == null ? "the lease ran out" : lostReason);
         return null;

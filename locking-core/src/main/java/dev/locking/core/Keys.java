@@ -2,6 +2,7 @@ package dev.locking.core;
 
 import dev.locking.api.LockingService;
 import dev.locking.spi.Arguments;
+import dev.locking.spi.Printable;
 import java.util.Collection;
 import java.util.List;
 import java.util.TreeSet;
@@ -25,6 +26,19 @@ final class Keys {
         }
         requireAtMost(sorted.size(), LockingService.MAX_KEYS_PER_CALL, null);
         return List.copyOf(sorted);
+    }
+
+    /**
+     * {@code keys} as one log-safe string: each key through {@link Printable#escape}, so a key
+     * holding a line break or a terminal escape cannot forge a log line.
+     */
+    static String printable(Collection<String> keys) {
+        StringBuilder out = new StringBuilder("[");
+        for (String key : keys) {
+            if (out.length() > 1) out.append(", ");
+            out.append(Printable.escape(key));
+        }
+        return out.append(']').toString();
     }
 
     /**

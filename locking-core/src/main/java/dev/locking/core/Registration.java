@@ -153,7 +153,7 @@ final class Registration implements ProviderContext {
                 } catch (RuntimeException e) {
                     log.warn(
                             "Could not leave the wait queue of {} in {}; the store drops it after a few poll intervals",
-                            keys,
+                            Keys.printable(keys),
                             address(),
                             e);
                 }

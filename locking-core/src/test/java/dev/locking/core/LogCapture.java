@@ -18,7 +18,12 @@ final class LogCapture implements AutoCloseable {
 
     /** Each event as "LEVEL message". */
     List<String> lines() {
-        return appender.list.stream()
+        List<ILoggingEvent> events;
+        // ListAppender appends under its own monitor (AppenderBase.doAppend), from any thread.
+        synchronized (appender) {
+            events = List.copyOf(appender.list);
+        }
+        return events.stream()
                 .map(e -> e.getLevel() + " " + e.getFormattedMessage())
                 .toList();
     }
