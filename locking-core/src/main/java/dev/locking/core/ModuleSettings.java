@@ -35,7 +35,9 @@ final class ModuleSettings {
     final boolean migrateOnStart;
 
     ModuleSettings(Config config, List<String> problems) {
-        this.root = config.withFallback(ConfigFactory.defaultReference(ModuleSettings.class.getClassLoader()));
+        Config reference = ConfigFactory.defaultReference(ModuleSettings.class.getClassLoader());
+        this.root = config.withFallback(reference);
+        UnknownKeys.check(config, reference, problems);
         this.executeTimeout = atMost(duration("locking.execute.timeout", problems, true), LockOptions.MAX_TIMEOUT);
         this.executeExpire = expire("locking.execute.expire", problems);
         this.renewalThreads = positiveInt("locking.renewal-threads", problems);
