@@ -62,19 +62,27 @@ public final class LockingModule implements LockingService, AutoCloseable {
         this.routes = selection.routes();
         this.infos = selection.infos();
         Selection.open(registrations);
-        registrations.forEach(r -> log.info("Registered locking provider {} ({})", r.address(), r.identifier));
-        ProviderInfo chosen =
-                infos.stream().filter(ProviderInfo::isDefault).findFirst().orElseThrow();
-        log.info("Default locking provider: {} ({})", chosen.address(), chosen.reason());
-
         this.scheduler = new ScheduledThreadPoolExecutor(settings.renewalThreads, daemonThreads());
-        scheduler.setRemoveOnCancelPolicy(true);
-        for (Registration r : registrations)
-            r.provider().pollInterval().ifPresent(poll -> {
-                long nanos = Math.max(1, poll.toNanos());
-                scheduler.scheduleWithFixedDelay(r::refreshParkedWaiters, nanos, nanos, TimeUnit.NANOSECONDS);
-            });
-        if (settings.migrateOnStart) migrate();
+        try {
+            registrations.forEach(r -> log.info("Registered locking provider {} ({})", r.address(), r.identifier));
+            ProviderInfo chosen =
+                    infos.stream().filter(ProviderInfo::isDefault).findFirst().orElseThrow();
+            log.info("Default locking provider: {} ({})", chosen.address(), chosen.reason());
+
+            scheduler.setRemoveOnCancelPolicy(true);
+            for (Registration r : registrations)
+                r.provider().pollInterval().ifPresent(poll -> {
+                    long nanos = Math.max(1, poll.toNanos());
+                    scheduler.scheduleWithFixedDelay(r::refreshParkedWaiters, nanos, nanos, TimeUnit.NANOSECONDS);
+                });
+            if (settings.migrateOnStart) migrate();
+        } catch (RuntimeException | Error failure) {
+            // Nobody gets this module to close: close what it opened now (threads, pools, listeners).
+            closed = true;
+            scheduler.shutdownNow();
+            closeProviders(failure);
+            throw failure;
+        }
     }
 
     /** A module configured from {@code ConfigFactory.load()}: application.conf, system properties, reference.conf. */
@@ -322,10 +330,16 @@ public final class LockingModule implements LockingService, AutoCloseable {
         if (closed) return;
         closed = true;
         scheduler.shutdownNow();
+        closeProviders(null);
+    }
+
+    /** Closes every provider; a failure is logged, and added to {@code startFailure} when there is one. */
+    private void closeProviders(Throwable startFailure) {
         for (Registration r : registrations) {
             try {
                 r.provider().close();
             } catch (RuntimeException e) {
+                if (startFailure != null) startFailure.addSuppressed(e);
                 log.warn("Closing locking provider {} failed", r.address(), e);
             }
         }

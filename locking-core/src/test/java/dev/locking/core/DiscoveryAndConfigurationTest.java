@@ -52,7 +52,7 @@ class DiscoveryAndConfigurationTest {
                     log.has("INFO", "Default locking provider: lp_a1 (is_default = true)"),
                     log.lines().toString());
             assertEquals(
-                    List.of("in-memory", "test-alpha", "test-beta"),
+                    List.of("in-memory", "test-alpha", "test-beta", "test-scripted"),
                     module.foundProviders().stream()
                             .map(FoundProvider::identifier)
                             .sorted()
