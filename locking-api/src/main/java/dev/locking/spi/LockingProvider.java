@@ -67,6 +67,20 @@ public interface LockingProvider extends AutoCloseable {
      */
     boolean renew(List<String> keys, String owner, Duration lease);
 
+    /**
+     * As {@link #renew(List, String, Duration)}, for a caller that can use the answer only within
+     * {@code budget}: the rest of the lease this renewal protects. Past it, core counts the lease
+     * as lost whatever the answer, so a store that can block (a busy pool, a slow server) should
+     * give up by then and throw {@link dev.locking.api.LockingException} instead of holding a
+     * thread. Core calls this one; the default ignores the budget and calls the three-argument
+     * method, which suits a store that never blocks.
+     *
+     * @param budget positive; how long the caller can still use the answer
+     */
+    default boolean renew(List<String> keys, String owner, Duration lease, Duration budget) {
+        return renew(keys, owner, lease);
+    }
+
     /** Removes a waiter that gave up from the queues of {@code keys}; a no-op for keys it is not in. */
     void leaveQueue(List<String> keys, String waiterId);
 

@@ -6,9 +6,7 @@ import dev.locking.spi.Printable;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
-import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -18,7 +16,7 @@ import org.slf4j.LoggerFactory;
  * from the start of each renewal that the store confirmed, so the local view never outlives the
  * store's.
  */
-final class ExecuteContext implements LockContext, Runnable {
+final class ExecuteContext implements LockContext {
     private static final Logger log = LoggerFactory.getLogger(ExecuteContext.class);
 
     private final Registration registration;
@@ -29,7 +27,7 @@ final class ExecuteContext implements LockContext, Runnable {
     private volatile long validUntilNanos;
     private volatile String lostReason;
     private volatile boolean ended;
-    private ScheduledFuture<?> renewal;
+    private volatile ScheduledFuture<?> renewal;
 
     ExecuteContext(
             Registration registration, List<String> keys, String owner, Duration lease, Registration.Grant grant) {
@@ -41,18 +39,26 @@ final class ExecuteContext implements LockContext, Runnable {
         this.validUntilNanos = grant.attemptStartedNanos() + lease.toNanos();
     }
 
-    void startRenewal(ScheduledExecutorService scheduler) {
-        long period = Math.max(1, lease.toNanos() / 3);
-        renewal = scheduler.scheduleWithFixedDelay(this, period, period, TimeUnit.NANOSECONDS);
+    /**
+     * Renews every third of the lease, each renewal on a worker of its own with the rest of the
+     * lease as its deadline. A renewal still unanswered when the lease runs out leaves the
+     * context lost; the next one starts only once it has returned.
+     */
+    void startRenewal(Background background) {
+        renewal = background.repeat(lease.toNanos() / 3, () -> !ended && !isLost(), this::renew);
     }
 
-    /** One renewal; runs on the module's renewal threads. */
-    @Override
-    public void run() {
+    /** One renewal; runs on a worker, never on the scheduler. */
+    private void renew() {
         if (ended || lostReason != null) return;
         long started = System.nanoTime();
+        long left = validUntilNanos - started;
+        if (left <= 0) {
+            isLost();
+            return;
+        }
         try {
-            boolean held = registration.provider().renew(keys, owner, lease);
+            boolean held = registration.provider().renew(keys, owner, lease, Duration.ofNanos(left));
             if (ended) return;
             if (held && lostReason == null) validUntilNanos = started + lease.toNanos();
             else lose("a renewal found the lock released, expired or taken by another owner");

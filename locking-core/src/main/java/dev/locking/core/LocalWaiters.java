@@ -174,6 +174,11 @@ final class LocalWaiters {
         return false;
     }
 
+    /** True when no caller is parked here. */
+    boolean isEmpty() {
+        return byId.isEmpty();
+    }
+
     /** Wakes the waiter with this id if it is parked in this process. */
     void wake(String waiterId) {
         Waiter waiter = byId.get(waiterId);

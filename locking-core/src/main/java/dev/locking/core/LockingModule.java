@@ -17,10 +17,6 @@ import java.util.Collection;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ScheduledThreadPoolExecutor;
-import java.util.concurrent.ThreadFactory;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 import javax.sql.DataSource;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -47,7 +43,7 @@ public final class LockingModule implements LockingService, AutoCloseable {
     private final Registration defaultRegistration;
     private final Map<String, Registration> routes;
     private final List<ProviderInfo> infos;
-    private final ScheduledThreadPoolExecutor scheduler;
+    private final Background background;
     private volatile boolean closed;
 
     private LockingModule(Config config, Map<String, DataSource> dataSources, ClassLoader classLoader) {
@@ -62,24 +58,23 @@ public final class LockingModule implements LockingService, AutoCloseable {
         this.routes = selection.routes();
         this.infos = selection.infos();
         Selection.open(registrations);
-        this.scheduler = new ScheduledThreadPoolExecutor(settings.renewalThreads, daemonThreads());
+        this.background = new Background(settings.renewalThreads);
         try {
             registrations.forEach(r -> log.info("Registered locking provider {} ({})", r.address(), r.identifier));
             ProviderInfo chosen =
                     infos.stream().filter(ProviderInfo::isDefault).findFirst().orElseThrow();
             log.info("Default locking provider: {} ({})", chosen.address(), chosen.reason());
 
-            scheduler.setRemoveOnCancelPolicy(true);
             for (Registration r : registrations)
-                r.provider().pollInterval().ifPresent(poll -> {
-                    long nanos = Math.max(1, poll.toNanos());
-                    scheduler.scheduleWithFixedDelay(r::refreshParkedWaiters, nanos, nanos, TimeUnit.NANOSECONDS);
-                });
+                r.provider()
+                        .pollInterval()
+                        .ifPresent(poll ->
+                                background.repeat(poll.toNanos(), r::hasParkedWaiters, r::refreshParkedWaiters));
             if (settings.migrateOnStart) migrate();
         } catch (RuntimeException | Error failure) {
             // Nobody gets this module to close: close what it opened now (threads, pools, listeners).
             closed = true;
-            scheduler.shutdownNow();
+            background.shutdownNow();
             closeProviders(failure);
             throw failure;
         }
@@ -209,7 +204,7 @@ public final class LockingModule implements LockingService, AutoCloseable {
         Registration.Grant grant = registration.acquire(sorted, owner, lease, timeout);
         ExecuteContext context = new ExecuteContext(registration, sorted, owner, lease, grant);
         try {
-            context.startRenewal(scheduler);
+            context.startRenewal(background);
         } catch (RuntimeException e) { // the module was closed under us
             context.end();
             throw e;
@@ -329,7 +324,7 @@ public final class LockingModule implements LockingService, AutoCloseable {
     public void close() {
         if (closed) return;
         closed = true;
-        scheduler.shutdownNow();
+        background.shutdownNow();
         closeProviders(null);
     }
 
@@ -348,14 +343,5 @@ public final class LockingModule implements LockingService, AutoCloseable {
     @Override
     public String toString() {
         return "LockingModule" + infos.stream().map(ProviderInfo::address).toList();
-    }
-
-    private static ThreadFactory daemonThreads() {
-        AtomicInteger n = new AtomicInteger();
-        return runnable -> {
-            Thread t = new Thread(runnable, "locking-renewal-" + n.incrementAndGet());
-            t.setDaemon(true);
-            return t;
-        };
     }
 }

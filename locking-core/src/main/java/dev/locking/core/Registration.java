@@ -169,9 +169,15 @@ final class Registration implements ProviderContext {
         return retry - java.util.concurrent.ThreadLocalRandom.current().nextLong(retry / 4 + 1);
     }
 
+    /** Whether a bulk refresh has anything to do; cheap, for the scheduler thread. */
+    boolean hasParkedWaiters() {
+        return bulkRefresh && !waiters.isEmpty();
+    }
+
     /**
-     * Keeps every waiter parked in this process in its queues with one call; runs on the module's
-     * scheduler every poll interval. Turns itself off for a provider without bulk refresh.
+     * Keeps every waiter parked in this process in its queues with one call; runs on a worker of
+     * its own every poll interval, apart from lease renewals. Turns itself off for a provider
+     * without bulk refresh.
      */
     void refreshParkedWaiters() {
         if (!bulkRefresh) return;
