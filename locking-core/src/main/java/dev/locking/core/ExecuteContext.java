@@ -7,6 +7,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -28,6 +29,9 @@ final class ExecuteContext implements LockContext {
     private volatile String lostReason;
     private volatile boolean ended;
     private volatile ScheduledFuture<?> renewal;
+    private volatile Lifecycle lifecycle;
+    /** Set by whichever releases the keys first: the end of the job, or a close that stopped waiting for it. */
+    private final AtomicBoolean released = new AtomicBoolean();
 
     ExecuteContext(
             Registration registration, List<String> keys, String owner, Duration lease, Registration.Grant grant) {
@@ -44,7 +48,9 @@ final class ExecuteContext implements LockContext {
      * lease as its deadline. A renewal still unanswered when the lease runs out leaves the
      * context lost; the next one starts only once it has returned.
      */
-    void startRenewal(Background background) {
+    void startRenewal(Background background, Lifecycle lifecycle) {
+        this.lifecycle = lifecycle;
+        lifecycle.jobStarting(this);
         renewal = background.repeat(lease.toNanos() / 3, () -> !ended && !isLost(), this::renew);
     }
 
@@ -90,18 +96,42 @@ final class ExecuteContext implements LockContext {
         ended = true;
         if (renewal != null) renewal.cancel(false);
         boolean lostBefore = isLost();
+        if (released.compareAndSet(false, true)) {
+            try {
+                if (!registration.provider().release(keys, owner) && !lostBefore)
+                    lose("the lock was no longer held when the job finished");
+            } catch (RuntimeException e) {
+                log.warn(
+                        "Releasing {} in {} failed; the lock frees itself when its lease ends",
+                        Keys.printable(keys),
+                        registration,
+                        e);
+            }
+        }
+        if (lifecycle != null) lifecycle.jobEnded(this);
+        if (isLost()) return new LockLostException(keys, lostReason == null ? "the lease ran out" : lostReason);
+        return null;
+    }
+
+    /**
+     * Gives the keys up while the job still runs, because the module is closing and will not wait
+     * for it any longer: the lease counts as lost from now (the job sees {@link #isLost()}, and
+     * its {@code execute} throws {@link LockLostException} when it returns), renewals stop, and the
+     * keys are released while the provider is still open.
+     */
+    void abandon(String reason) {
+        lose(reason);
+        if (renewal != null) renewal.cancel(false);
+        if (!released.compareAndSet(false, true)) return;
         try {
-            if (!registration.provider().release(keys, owner) && !lostBefore)
-                lose("the lock was no longer held when the job finished");
+            registration.provider().release(keys, owner);
         } catch (RuntimeException e) {
             log.warn(
-                    "Releasing {} in {} failed; the lock frees itself when its lease ends",
+                    "Releasing {} in {} at close failed; the lock frees itself when its lease ends",
                     Keys.printable(keys),
                     registration,
                     e);
         }
-        if (isLost()) return new LockLostException(keys, lostReason == null ? "the lease ran out" : lostReason);
-        return null;
     }
 
     @Override

@@ -174,6 +174,11 @@ final class LocalWaiters {
         return false;
     }
 
+    /** Wakes every caller parked here, to find the module closing. */
+    void wakeAll() {
+        byId.values().forEach(Waiter::signal);
+    }
+
     /** True when no caller is parked here. */
     boolean isEmpty() {
         return byId.isEmpty();

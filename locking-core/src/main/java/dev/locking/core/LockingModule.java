@@ -44,7 +44,9 @@ public final class LockingModule implements LockingService, AutoCloseable {
     private final Map<String, Registration> routes;
     private final List<ProviderInfo> infos;
     private final Background background;
-    private volatile boolean closed;
+    private final Lifecycle lifecycle = new Lifecycle();
+    /** Held by close(): a second caller waits for the first to finish. */
+    private final Object closing = new Object();
 
     private LockingModule(Config config, Map<String, DataSource> dataSources, ClassLoader classLoader) {
         List<String> problems = new ArrayList<>();
@@ -73,7 +75,7 @@ public final class LockingModule implements LockingService, AutoCloseable {
             if (settings.migrateOnStart) migrate();
         } catch (RuntimeException | Error failure) {
             // Nobody gets this module to close: close what it opened now (threads, pools, listeners).
-            closed = true;
+            lifecycle.startClosing();
             background.shutdownNow();
             closeProviders(failure);
             throw failure;
@@ -167,7 +169,15 @@ public final class LockingModule implements LockingService, AutoCloseable {
 
     /** As {@link #migrate()}, returning what was applied now, per registration address. */
     public Map<String, List<String>> migrations() {
-        ensureOpen();
+        lifecycle.enter();
+        try {
+            return applyMigrations();
+        } finally {
+            lifecycle.exit();
+        }
+    }
+
+    private Map<String, List<String>> applyMigrations() {
         Map<String, List<String>> applied = new LinkedHashMap<>();
         for (Registration r : registrations) {
             List<String> lines = r.provider().migrate();
@@ -193,6 +203,16 @@ public final class LockingModule implements LockingService, AutoCloseable {
     @Override
     public <T, X extends Exception> T execute(Collection<String> keys, LockedJob<T, X> job, LockOptions options)
             throws X {
+        lifecycle.enter();
+        try {
+            return executeCounted(keys, job, options);
+        } finally {
+            lifecycle.exit();
+        }
+    }
+
+    private <T, X extends Exception> T executeCounted(Collection<String> keys, LockedJob<T, X> job, LockOptions options)
+            throws X {
         List<String> sorted = Keys.normalize(keys);
         if (job == null) throw new IllegalArgumentException("job must not be null");
         Registration registration = route(options, sorted);
@@ -204,8 +224,8 @@ public final class LockingModule implements LockingService, AutoCloseable {
         Registration.Grant grant = registration.acquire(sorted, owner, lease, timeout);
         ExecuteContext context = new ExecuteContext(registration, sorted, owner, lease, grant);
         try {
-            context.startRenewal(background);
-        } catch (RuntimeException e) { // the module was closed under us
+            context.startRenewal(background, lifecycle);
+        } catch (RuntimeException e) { // the module was closed while the call waited: the job does not start
             context.end();
             throw e;
         }
@@ -236,6 +256,15 @@ public final class LockingModule implements LockingService, AutoCloseable {
 
     @Override
     public Lease acquire(Collection<String> keys, LockOptions options) {
+        lifecycle.enter();
+        try {
+            return acquireCounted(keys, options);
+        } finally {
+            lifecycle.exit();
+        }
+    }
+
+    private Lease acquireCounted(Collection<String> keys, LockOptions options) {
         List<String> sorted = Keys.normalize(keys);
         Registration registration = route(options, sorted);
         String owner = options.owner().orElse(null);
@@ -259,13 +288,23 @@ public final class LockingModule implements LockingService, AutoCloseable {
     public boolean release(Collection<String> keys, LockOptions options) {
         List<String> sorted = Keys.normalize(keys);
         Registration registration = route(options, sorted);
-        return registration.provider().release(sorted, options.owner().orElse(null));
+        lifecycle.enter();
+        try {
+            return registration.provider().release(sorted, options.owner().orElse(null));
+        } finally {
+            lifecycle.exit();
+        }
     }
 
     @Override
     public int releaseAll(LockOptions options) {
         Registration registration = route(options);
-        return registration.provider().releaseAll(options.owner().orElse(null));
+        lifecycle.enter();
+        try {
+            return registration.provider().releaseAll(options.owner().orElse(null));
+        } finally {
+            lifecycle.exit();
+        }
     }
 
     /**
@@ -277,10 +316,15 @@ public final class LockingModule implements LockingService, AutoCloseable {
     public List<HeldLock> locks(LockOptions options, int limit) {
         if (limit < 1) throw new IllegalArgumentException("limit must be 1 or more, was " + limit);
         Registration registration = route(options);
-        return registration
-                .provider()
-                .list(options.owner().orElse(null), limit)
-                .orElseThrow(() -> new UnsupportedOperationException(registration + " cannot list its locks"));
+        lifecycle.enter();
+        try {
+            return registration
+                    .provider()
+                    .list(options.owner().orElse(null), limit)
+                    .orElseThrow(() -> new UnsupportedOperationException(registration + " cannot list its locks"));
+        } finally {
+            lifecycle.exit();
+        }
     }
 
     /**
@@ -316,16 +360,63 @@ public final class LockingModule implements LockingService, AutoCloseable {
     }
 
     private void ensureOpen() {
-        if (closed) throw new IllegalStateException("This LockingModule is closed");
+        if (lifecycle.isClosing()) throw Lifecycle.closed();
     }
 
-    /** Stops renewals and closes every provider, and so every pool a provider opened. Idempotent. */
+    /**
+     * Closes the module, waiting up to {@code locking.shutdown-timeout} (30 s by default) for the
+     * calls under way. See {@link #close(Duration)}.
+     */
     @Override
     public void close() {
-        if (closed) return;
-        closed = true;
-        background.shutdownNow();
-        closeProviders(null);
+        close(settings.shutdownTimeout);
+    }
+
+    /**
+     * Closes the module. Idempotent; a second caller returns once the first has finished.
+     *
+     * <ol>
+     *   <li>New calls fail with {@link IllegalStateException} ("This LockingModule is closed"), and
+     *       so do calls waiting for a key: their jobs never start.
+     *   <li>Calls under way get up to {@code drain} to end; {@code execute} jobs keep their leases
+     *       renewed meanwhile, and release their keys when they end, as always.
+     *   <li>A job still running after {@code drain} loses its lease now: its {@link
+     *       dev.locking.api.LockContext#isLost()} turns true, its keys are released (best effort,
+     *       logged when the store cannot be reached: the lease then frees them), and its {@code
+     *       execute} throws {@link LockLostException} when the job returns.
+     *   <li>Renewals stop and every provider is closed, and with it every pool it opened (not a
+     *       DataSource the application handed in).
+     * </ol>
+     *
+     * @param drain zero or positive; how long to wait for the calls under way
+     */
+    public void close(Duration drain) {
+        if (drain == null || drain.isNegative())
+            throw new IllegalArgumentException("drain must be zero or positive, was " + drain);
+        synchronized (closing) {
+            if (!lifecycle.startClosing()) return;
+            registrations.forEach(Registration::shutdown);
+            boolean drained;
+            try {
+                drained = lifecycle.awaitIdle(Math.min(drain.toNanos(), LockOptions.MAX_TIMEOUT.toNanos()));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                drained = false;
+            }
+            if (!drained) {
+                List<ExecuteContext> jobs = lifecycle.jobs();
+                if (!jobs.isEmpty())
+                    log.warn(
+                            "Closing the LockingModule: {} execute job(s) still running after {}; their leases count"
+                                    + " as lost and their keys are released now",
+                            jobs.size(),
+                            drain);
+                for (ExecuteContext job : jobs)
+                    job.abandon("the LockingModule was closed before the job ended (drain " + drain + ")");
+            }
+            background.shutdownNow();
+            closeProviders(null);
+        }
     }
 
     /** Closes every provider; a failure is logged, and added to {@code startFailure} when there is one. */

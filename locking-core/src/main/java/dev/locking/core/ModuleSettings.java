@@ -33,6 +33,7 @@ final class ModuleSettings {
     final Duration executeExpire;
     final int renewalThreads;
     final boolean migrateOnStart;
+    final Duration shutdownTimeout;
 
     ModuleSettings(Config config, List<String> problems) {
         Config reference = ConfigFactory.defaultReference(ModuleSettings.class.getClassLoader());
@@ -42,6 +43,7 @@ final class ModuleSettings {
         this.executeExpire = expire("locking.execute.expire", problems);
         this.renewalThreads = positiveInt("locking.renewal-threads", problems);
         this.migrateOnStart = bool(root, "locking.migrate-on-start", false, problems);
+        this.shutdownTimeout = atMost(duration("locking.shutdown-timeout", problems, true), LockOptions.MAX_TIMEOUT);
         this.providersConfigured = readRegistrations(problems);
     }
 

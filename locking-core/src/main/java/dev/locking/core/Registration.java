@@ -32,6 +32,8 @@ final class Registration implements ProviderContext {
     private final LocalWaiters waiters = new LocalWaiters();
     private final LockingProviderFactory factory;
     private LockingProvider provider;
+    /** Set when the module closes: a waiting caller gives up instead of running after the drain. */
+    private volatile boolean closing;
     /** The provider's limit of keys per call, within the API's; read at start. */
     private int maxKeysPerCall = LockingService.MAX_KEYS_PER_CALL;
     /** Whether the provider refreshes parked waiters in bulk (asked with an empty list at start). */
@@ -98,6 +100,7 @@ final class Registration implements ProviderContext {
         boolean acquired = false;
         try {
             while (true) {
+                if (closing) throw Lifecycle.closed();
                 long started = System.nanoTime();
                 AcquireResult result =
                         provider.tryAcquire(new AcquireRequest(keys, owner, lease, waiter.id, budget(deadline)));
@@ -167,6 +170,12 @@ final class Registration implements ProviderContext {
         if (pollNanos == Long.MAX_VALUE) return pollNanos;
         long retry = pollNanos * LockingProvider.SAFETY_RETRY_POLLS;
         return retry - java.util.concurrent.ThreadLocalRandom.current().nextLong(retry / 4 + 1);
+    }
+
+    /** Fails every caller waiting here from now on (the module is closing) and wakes those parked. */
+    void shutdown() {
+        closing = true;
+        waiters.wakeAll();
     }
 
     /** Whether a bulk refresh has anything to do; cheap, for the scheduler thread. */

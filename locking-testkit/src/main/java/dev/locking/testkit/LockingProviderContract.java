@@ -869,6 +869,81 @@ public abstract class LockingProviderContract {
         assertTrue(locking.release(most.get(max - 1), owner("B")));
     }
 
+    /** A module of its own, even for a process-local store; the kit closes it after the test. */
+    private LockingModule freshModule() {
+        return track(newModule());
+    }
+
+    @Test
+    @DisplayName("close() lets a running execute finish and release its keys; new and waiting calls fail as closed")
+    void closeLetsARunningExecuteFinishAndRefusesNewCalls() throws Exception {
+        String k = key("k");
+        LockingModule closing = freshModule();
+        CountDownLatch jobStarted = new CountDownLatch(1), jobMayEnd = new CountDownLatch(1);
+        Future<String> job = async(() -> closing.execute(
+                k,
+                lock -> {
+                    jobStarted.countDown();
+                    assertTrue(jobMayEnd.await(LONG_WAIT.toSeconds(), TimeUnit.SECONDS));
+                    return lock.isLost() ? "lost" : "done";
+                },
+                LockOptions.defaults().timeout(LONG_WAIT)));
+        assertTrue(jobStarted.await(LONG_WAIT.toSeconds(), TimeUnit.SECONDS));
+        Future<String> waiter = async(() ->
+                closing.execute(k, lock -> "waiter ran", LockOptions.defaults().timeout(LONG_WAIT)));
+        sleep(300); // let it park
+        Future<Long> closer = async(() -> {
+            closing.close();
+            return System.nanoTime();
+        });
+
+        // The waiting call gives up at once: its job never runs after the drain.
+        Exception refused = assertThrows(Exception.class, () -> await(waiter));
+        assertTrue(refused.getCause() instanceof IllegalStateException, "expected closed, got " + refused.getCause());
+        assertTrue(
+                refused.getCause().getMessage().contains("closed"),
+                refused.getCause().getMessage());
+        IllegalStateException late = assertThrows(IllegalStateException.class, () -> closing.acquire(key("new")));
+        assertTrue(late.getMessage().contains("closed"), late.getMessage());
+        sleep(200);
+        assertFalse(closer.isDone(), "close() returned while a job was still running");
+
+        long jobEnds = System.nanoTime();
+        jobMayEnd.countDown();
+        assertEquals("done", await(job), "the job kept its lease through the drain and execute returned normally");
+        assertTrue(await(closer) - jobEnds >= 0, "close() returned before the job ended");
+        if (modulesShareStore()) {
+            locking.acquire(k, owner("B")); // the job's execute released the key before the pools closed
+            assertTrue(locking.release(k, owner("B")));
+        }
+    }
+
+    @Test
+    @DisplayName("a job still running when close() stops waiting loses its lease, its keys are released,"
+            + " and its execute throws LockLostException")
+    void jobOutlivingTheCloseDrainLosesItsLeaseAndKeys() throws Exception {
+        String k = key("k");
+        LockingModule closing = freshModule();
+        CountDownLatch jobStarted = new CountDownLatch(1);
+        Future<Boolean> job = async(() -> closing.execute(k, lock -> {
+            jobStarted.countDown();
+            long deadline = System.nanoTime() + LONG_WAIT.toNanos();
+            while (!lock.isLost() && System.nanoTime() < deadline) sleep(20);
+            return lock.isLost();
+        }));
+        assertTrue(jobStarted.await(LONG_WAIT.toSeconds(), TimeUnit.SECONDS));
+        long start = System.nanoTime();
+        closing.close(Duration.ofMillis(300));
+        assertTrue(Duration.ofNanos(System.nanoTime() - start).toMillis() >= 300, "close() did not wait its drain");
+        if (modulesShareStore()) {
+            locking.acquire(k, owner("B")); // released by close(), although the job had not returned
+            assertTrue(locking.release(k, owner("B")));
+        }
+        Exception e = assertThrows(Exception.class, () -> await(job));
+        assertTrue(e.getCause() instanceof LockLostException, "expected LockLostException, got " + e.getCause());
+        assertTrue(e.getCause().getMessage().contains("closed"), e.getCause().getMessage());
+    }
+
     // ------------------------------------------------------------------ fuzz
 
     /**
