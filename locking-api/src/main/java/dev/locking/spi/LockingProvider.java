@@ -81,6 +81,37 @@ public interface LockingProvider extends AutoCloseable {
         return renew(keys, owner, lease);
     }
 
+    /**
+     * Frees what one call took without its caller learning of it. Core calls this when {@link
+     * #tryAcquire} threw (the store may have committed the grant before its reply was lost), and
+     * retries it in the background until it returns normally (for a call with a lease, only until
+     * that lease would have ended).
+     *
+     * <p>Frees each key of {@code keys} that {@code owner} (null: anonymously) holds by a grant of
+     * the call {@code grantId} ({@link AcquireRequest#grantId()}): the call took the key while it
+     * was free, and no later call of the same owner has re-acquired it since. Every other key is
+     * left as it is: a key held by another owner or another call; a key the call only re-entered
+     * (the owner held it already, and counts on it); a key re-entered after the call took it (the
+     * re-entering call succeeded, and counts on it). So a store keeps, per held key, the grant id
+     * of the call that took it free, and forgets it when the same owner re-enters the key. (Two
+     * lost replies in a row to the same owner on the same key leave it held, until released by
+     * its owner or its lease ends: freeing a lock someone counts on would be worse.) A grant a
+     * store made on a waiter's behalf ({@link ProviderContext#granted}) is freed by {@link
+     * #leaveQueue} instead.
+     *
+     * <p>Idempotent; safe when the call took nothing, or its grant expired or was released.
+     * Notifies {@link ProviderContext#keyReleased} of each key it frees.
+     *
+     * @throws dev.locking.api.LockingException when the store cannot be reached (core retries)
+     * @throws UnsupportedOperationException when this provider cannot identify grants (the
+     *     default). Core then frees the keys of an {@code execute} call by {@link #release} (its
+     *     owner is unique to the call) and, for an {@code acquire}, logs a warning that the keys
+     *     may stay held until released or until their lease ends.
+     */
+    default void undo(List<String> keys, String owner, String grantId) {
+        throw new UnsupportedOperationException(getClass().getName() + " cannot undo a grant by its id");
+    }
+
     /** Removes a waiter that gave up from the queues of {@code keys}; a no-op for keys it is not in. */
     void leaveQueue(List<String> keys, String waiterId);
 

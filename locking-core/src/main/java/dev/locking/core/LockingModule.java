@@ -44,6 +44,7 @@ public final class LockingModule implements LockingService, AutoCloseable {
     private final Map<String, Registration> routes;
     private final List<ProviderInfo> infos;
     private final Background background;
+    private final Undos undos;
     private final Lifecycle lifecycle = new Lifecycle();
     /** Held by close(): a second caller waits for the first to finish. */
     private final Object closing = new Object();
@@ -61,6 +62,8 @@ public final class LockingModule implements LockingService, AutoCloseable {
         this.infos = selection.infos();
         Selection.open(registrations);
         this.background = new Background(settings.renewalThreads);
+        this.undos = new Undos(background);
+        registrations.forEach(r -> r.useUndos(undos));
         try {
             registrations.forEach(r -> log.info("Registered locking provider {} ({})", r.address(), r.identifier));
             ProviderInfo chosen =
@@ -221,7 +224,7 @@ public final class LockingModule implements LockingService, AutoCloseable {
         // A unique owner per call: two execute calls never share a lock, even with the same owner option.
         String owner = options.owner().map(o -> o + "/").orElse("execute/") + Ids.next();
 
-        Registration.Grant grant = registration.acquire(sorted, owner, lease, timeout);
+        Registration.Grant grant = registration.acquire(sorted, owner, lease, timeout, true);
         ExecuteContext context = new ExecuteContext(registration, sorted, owner, lease, grant);
         try {
             context.startRenewal(background, lifecycle);
@@ -384,6 +387,8 @@ public final class LockingModule implements LockingService, AutoCloseable {
      *       dev.locking.api.LockContext#isLost()} turns true, its keys are released (best effort,
      *       logged when the store cannot be reached: the lease then frees them), and its {@code
      *       execute} throws {@link LockLostException} when the job returns.
+     *   <li>What failed calls may have left held and the background has not freed yet gets one
+     *       last try (logged as an error when it fails too).
      *   <li>Renewals stop and every provider is closed, and with it every pool it opened (not a
      *       DataSource the application handed in).
      * </ol>
@@ -414,6 +419,7 @@ public final class LockingModule implements LockingService, AutoCloseable {
                 for (ExecuteContext job : jobs)
                     job.abandon("the LockingModule was closed before the job ended (drain " + drain + ")");
             }
+            undos.finish();
             background.shutdownNow();
             closeProviders(null);
         }

@@ -32,6 +32,8 @@ final class Registration implements ProviderContext {
     private final LocalWaiters waiters = new LocalWaiters();
     private final LockingProviderFactory factory;
     private LockingProvider provider;
+    /** Frees what failed attempts may have taken; set by the module before the first call. */
+    private volatile Undos undos;
     /** Set when the module closes: a waiting caller gives up instead of running after the drain. */
     private volatile boolean closing;
     /** The provider's limit of keys per call, within the API's; read at start. */
@@ -85,16 +87,47 @@ final class Registration implements ProviderContext {
      * deadline, whichever comes first, then makes one last attempt at the deadline.
      */
     Grant acquire(List<String> keys, String owner, Duration lease, Duration timeout) {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        // Uncontended calls take one attempt and never touch the wait queues.
-        long firstStarted = System.nanoTime();
-        AcquireResult first = provider.tryAcquire(new AcquireRequest(keys, owner, lease, null, budget(deadline)));
-        if (first instanceof AcquireResult.Acquired acquired) return new Grant(acquired, firstStarted);
-        if (timeout.isZero()) throw new LockAcquisitionException(((AcquireResult.Blocked) first).key());
-        return await(keys, owner, lease, deadline);
+        return acquire(keys, owner, lease, timeout, false);
     }
 
-    private Grant await(List<String> keys, String owner, Duration lease, long deadline) {
+    /** @param ownerIsUnique true when no other call uses {@code owner} (execute's) */
+    Grant acquire(List<String> keys, String owner, Duration lease, Duration timeout, boolean ownerIsUnique) {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        String grantId = Ids.next();
+        // Uncontended calls take one attempt and never touch the wait queues.
+        long firstStarted = System.nanoTime();
+        AcquireResult first =
+                attempt(new AcquireRequest(keys, owner, lease, null, budget(deadline), grantId), ownerIsUnique);
+        if (first instanceof AcquireResult.Acquired acquired) return new Grant(acquired, firstStarted);
+        if (timeout.isZero()) throw new LockAcquisitionException(((AcquireResult.Blocked) first).key());
+        return await(keys, owner, lease, deadline, grantId, ownerIsUnique);
+    }
+
+    /**
+     * One attempt. One that throws may have been granted all the same (the reply was lost after
+     * the store committed); its caller gets the exception and never learns of the keys, so they are
+     * freed in the background.
+     */
+    private AcquireResult attempt(AcquireRequest request, boolean ownerIsUnique) {
+        try {
+            return provider.tryAcquire(request);
+        } catch (RuntimeException | Error failure) {
+            Undos undos = this.undos;
+            if (undos != null)
+                undos.undo(
+                        this,
+                        request.keys(),
+                        request.owner(),
+                        ownerIsUnique,
+                        request.grantId(),
+                        request.lease(),
+                        System.nanoTime());
+            throw failure;
+        }
+    }
+
+    private Grant await(
+            List<String> keys, String owner, Duration lease, long deadline, String grantId, boolean ownerIsUnique) {
         long pollNanos = provider.pollInterval().map(Duration::toNanos).orElse(Long.MAX_VALUE);
         LocalWaiters.Waiter waiter = waiters.register(keys, lease);
         boolean acquired = false;
@@ -102,8 +135,8 @@ final class Registration implements ProviderContext {
             while (true) {
                 if (closing) throw Lifecycle.closed();
                 long started = System.nanoTime();
-                AcquireResult result =
-                        provider.tryAcquire(new AcquireRequest(keys, owner, lease, waiter.id, budget(deadline)));
+                AcquireResult result = attempt(
+                        new AcquireRequest(keys, owner, lease, waiter.id, budget(deadline), grantId), ownerIsUnique);
                 if (result instanceof AcquireResult.Acquired granted) {
                     acquired = true;
                     return new Grant(granted, started);
@@ -170,6 +203,10 @@ final class Registration implements ProviderContext {
         if (pollNanos == Long.MAX_VALUE) return pollNanos;
         long retry = pollNanos * LockingProvider.SAFETY_RETRY_POLLS;
         return retry - java.util.concurrent.ThreadLocalRandom.current().nextLong(retry / 4 + 1);
+    }
+
+    void useUndos(Undos undos) {
+        this.undos = undos;
     }
 
     /** Fails every caller waiting here from now on (the module is closing) and wakes those parked. */

@@ -49,11 +49,17 @@ final class InMemoryLockingProvider implements LockingProvider {
         final String owner;
         long expiresAt;
         long token;
+        /**
+         * The call that took the key while it was free, so {@link #undo} can free it; null once
+         * the same owner re-entered it, since that call counts on it too.
+         */
+        String grantId;
 
-        Held(String key, String owner, long expiresAt) {
+        Held(String key, String owner, long expiresAt, String grantId) {
             this.key = key;
             this.owner = owner;
             this.expiresAt = expiresAt;
+            this.grantId = grantId;
         }
     }
 
@@ -102,12 +108,15 @@ final class InMemoryLockingProvider implements LockingProvider {
         for (String key : request.keys()) {
             Held held = locks.get(key);
             if (held == null) {
-                held = new Held(key, owner, expiresAt);
+                held = new Held(key, owner, expiresAt, request.grantId());
                 locks.put(key, held);
                 scheduleExpiry(held);
-            } else if (request.lease() != null) {
-                held.expiresAt = expiresAt;
-                scheduleExpiry(held);
+            } else {
+                if (!request.grantId().equals(held.grantId)) held.grantId = null; // re-entered by another call
+                if (request.lease() != null) {
+                    held.expiresAt = expiresAt;
+                    scheduleExpiry(held);
+                }
             }
             earliestExpiry = Math.min(earliestExpiry, held.expiresAt);
             held.token = ++lastToken;
@@ -213,6 +222,22 @@ final class InMemoryLockingProvider implements LockingProvider {
         }
         freed.forEach(keyReleased);
         return all;
+    }
+
+    @Override
+    public void undo(List<String> keys, String owner, String grantId) {
+        List<String> freed = new ArrayList<>();
+        synchronized (this) {
+            purgeExpired(System.nanoTime(), freed);
+            for (String key : keys) {
+                Held held = locks.get(key);
+                if (held != null && grantId.equals(held.grantId) && Objects.equals(owner, held.owner)) {
+                    locks.remove(key);
+                    freed.add(key);
+                }
+            }
+        }
+        freed.forEach(keyReleased);
     }
 
     @Override
