@@ -42,6 +42,8 @@ public interface LockingProvider extends AutoCloseable {
      * Re-acquiring a key the same non-null owner holds succeeds, keeps the lock, and sets a new
      * expiry only if {@code request.lease()} is given. Each key granted gets a fresh fencing token,
      * greater than every earlier one of that key. When any key cannot be granted, nothing is taken.
+     * Each key taken while it was free remembers {@link AcquireRequest#grantId()}, for {@link
+     * #undo}.
      */
     AcquireResult tryAcquire(AcquireRequest request);
 

@@ -1,6 +1,5 @@
 package dev.locking.core;
 
-import java.util.concurrent.Future;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
@@ -84,30 +83,10 @@ final class Background {
         }
     }
 
-    /** Runs {@code storeCall} on a worker now, for a caller that waits for it; null when shutting down. */
-    Future<?> submit(Runnable storeCall) {
-        try {
-            return workers.submit(storeCall);
-        } catch (RejectedExecutionException e) {
-            return null;
-        }
-    }
-
-    /** Stops the clock: nothing new is scheduled or started; calls already out run to their end. */
-    void stopScheduling() {
-        scheduler.shutdownNow();
-    }
-
     /** Stops everything; a worker blocked in a store call is interrupted. */
     void shutdownNow() {
         scheduler.shutdownNow();
         workers.shutdownNow();
-    }
-
-    /** Waits up to {@code nanos} for the workers to finish what they run. */
-    boolean awaitWorkers(long nanos) throws InterruptedException {
-        workers.shutdown();
-        return workers.awaitTermination(nanos, TimeUnit.NANOSECONDS);
     }
 
     private static ThreadFactory daemonThreads(String prefix) {
