@@ -13,8 +13,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.BiFunction;
 import java.util.function.Consumer;
 import java.util.function.Function;
-import redis.clients.jedis.ClusterCommandObjects;
 import redis.clients.jedis.CommandArguments;
+import redis.clients.jedis.CommandObject;
 import redis.clients.jedis.Connection;
 import redis.clients.jedis.ConnectionPool;
 import redis.clients.jedis.ConnectionPoolConfig;
@@ -22,12 +22,10 @@ import redis.clients.jedis.DefaultJedisClientConfig;
 import redis.clients.jedis.HostAndPort;
 import redis.clients.jedis.Jedis;
 import redis.clients.jedis.JedisClientConfig;
+import redis.clients.jedis.JedisCluster;
 import redis.clients.jedis.Protocol;
-import redis.clients.jedis.RedisClient;
-import redis.clients.jedis.RedisClusterClient;
 import redis.clients.jedis.RedisProtocol;
 import redis.clients.jedis.SslOptions;
-import redis.clients.jedis.StaticCommandFlagsRegistry;
 import redis.clients.jedis.UnifiedJedis;
 import redis.clients.jedis.exceptions.JedisAccessControlException;
 import redis.clients.jedis.exceptions.JedisClusterOperationException;
@@ -38,6 +36,7 @@ import redis.clients.jedis.exceptions.JedisNoScriptException;
 import redis.clients.jedis.executors.ClusterCommandExecutor;
 import redis.clients.jedis.params.ScanParams;
 import redis.clients.jedis.providers.ClusterConnectionProvider;
+import redis.clients.jedis.providers.ConnectionProvider;
 import redis.clients.jedis.providers.PooledConnectionProvider;
 import redis.clients.jedis.resps.ScanResult;
 
@@ -56,12 +55,18 @@ import redis.clients.jedis.resps.ScanResult;
  * socket-timeout} (giving up on it could leave a lock taken behind the caller's back), a new
  * connection takes up to {@code connect-timeout}, and the one retry of a call whose connection
  * broke (it replays a lost reply) always happens.
+ *
+ * <h2>Jedis versions</h2>
+ *
+ * The clients are built only from API that Jedis 6.0 to 8.0 all have (see {@link JedisSupport}):
+ * a {@link UnifiedJedis} over our own pooled provider for a server, a {@link JedisCluster} over our
+ * own cluster provider for a cluster. The builders of newer Jedis ({@code RedisClient}, {@code
+ * RedisClusterClient}) and {@code JedisPooled} (gone in 8) are not used, so the jar runs with the
+ * Jedis the application already has.
  */
 final class RedisStore implements AutoCloseable {
     /** What a deadline adds to an attempt's budget: a zero budget still gets a round trip. */
     static final Duration GRACE = Duration.ofMillis(100);
-
-    private static final ClusterCommandObjects COMMANDS = new ClusterCommandObjects(RedisProtocol.RESP2);
 
     private final RedisSettings settings;
     private final String registration;
@@ -71,7 +76,10 @@ final class RedisStore implements AutoCloseable {
     private final ThreadLocal<Long> deadlines = new ThreadLocal<>();
 
     private volatile UnifiedJedis client;
-    private volatile ClusterConnectionProvider clusterProvider;
+    /** The pools of the client: one for a server, one per node for a cluster (the other is null). */
+    private volatile BoundedPooledProvider serverProvider;
+
+    private volatile BoundedClusterProvider clusterProvider;
     private boolean closed;
 
     /**
@@ -97,12 +105,12 @@ final class RedisStore implements AutoCloseable {
 
     JedisClientConfig clientConfig(String name) {
         DefaultJedisClientConfig.Builder config = DefaultJedisClientConfig.builder()
-                .resp2()
+                .protocol(RedisProtocol.RESP2)
                 .connectionTimeoutMillis((int) settings.connectTimeout.toMillis())
                 .socketTimeoutMillis((int) settings.socketTimeout.toMillis())
                 .clientName(name);
         // TLS with the JVM's trust store and host name verification (javax.net.ssl.* properties).
-        if (settings.ssl) config.sslOptions(SslOptions.defaults());
+        if (settings.ssl) config.sslOptions(SslOptions.builder().build());
         if (settings.user != null) config.user(settings.user);
         if (settings.password != null) config.password(settings.password);
         if (!settings.cluster()) config.database(settings.database);
@@ -128,28 +136,50 @@ final class RedisStore implements AutoCloseable {
         pool.setMaxWait(settings.poolMaxWait);
         pool.setJmxEnabled(false);
         JedisClientConfig config = clientConfig(clientName);
-        if (!settings.cluster())
-            return RedisClient.builder()
-                    .hostAndPort(settings.server)
-                    .clientConfig(config)
-                    .poolConfig(pool)
-                    .connectionProvider(new BoundedPooledProvider(settings.server, config, pool))
-                    .build();
+        if (!settings.cluster()) {
+            BoundedPooledProvider provider = new BoundedPooledProvider(settings.server, config, pool);
+            serverProvider = provider;
+            return new ServerClient(provider);
+        }
         BoundedClusterProvider provider =
                 new BoundedClusterProvider(new HashSet<>(settings.clusterNodes), config, pool);
         try {
-            RedisClusterClient built = RedisClusterClient.builder()
-                    .nodes(new HashSet<>(settings.clusterNodes))
-                    .clientConfig(config)
-                    .poolConfig(pool)
-                    .maxAttempts(settings.clusterMaxAttempts)
-                    .connectionProvider(provider)
-                    .build();
+            // Jedis's own default for a cluster: every attempt may take a whole socket timeout.
+            ClusterClient built = new ClusterClient(
+                    provider,
+                    settings.clusterMaxAttempts,
+                    settings.socketTimeout.multipliedBy(settings.clusterMaxAttempts));
             clusterProvider = provider;
             return built;
         } catch (RuntimeException e) {
             provider.close();
             throw e;
+        }
+    }
+
+    /**
+     * A client of one server that runs each command once on a connection of {@code provider}
+     * (retries are {@link #call}'s). {@code UnifiedJedis(ConnectionProvider, RedisProtocol)} is the
+     * one constructor with that behaviour that Jedis 6 to 8 all have.
+     */
+    private static final class ServerClient extends UnifiedJedis {
+        ServerClient(ConnectionProvider provider) {
+            super(provider, RedisProtocol.RESP2);
+        }
+    }
+
+    /**
+     * A cluster client that can also build a script call for an executor of our own, with the
+     * command objects it uses itself (those of Jedis 6 and 7 must route by slot in their own way).
+     */
+    @SuppressWarnings("deprecation") // JedisCluster is deprecated in Jedis 8 but the one cluster client of 6 to 8.
+    private static final class ClusterClient extends JedisCluster {
+        ClusterClient(ClusterConnectionProvider provider, int maxAttempts, Duration maxTotalRetries) {
+            super(provider, maxAttempts, maxTotalRetries);
+        }
+
+        CommandObject<Object> evalshaCommand(String sha, List<String> keys, List<String> args) {
+            return commandObjects.evalsha(sha, keys, args);
         }
     }
 
@@ -173,19 +203,15 @@ final class RedisStore implements AutoCloseable {
         try {
             return call("run " + script.name(), jedis -> {
                 ClusterConnectionProvider provider = clusterProvider;
-                if (provider == null) return evalOn(jedis, script, keys, args);
-                // Jedis's own cluster executor, with the retries' total duration cut to the deadline.
-                ClusterCommandExecutor executor = new ClusterCommandExecutor(
-                        provider,
-                        settings.clusterMaxAttempts,
-                        Duration.ofNanos(Math.max(TimeUnit.MILLISECONDS.toNanos(1), deadline - System.nanoTime())),
-                        StaticCommandFlagsRegistry.registry());
+                if (provider == null || !(jedis instanceof ClusterClient cluster))
+                    return evalOn(jedis, script, keys, args);
+                ClusterCommandExecutor executor = boundedExecutor(provider, deadline);
                 Object reply;
                 try {
-                    reply = executor.executeCommand(COMMANDS.evalsha(script.sha(), keys, args));
+                    reply = executor.executeCommand(cluster.evalshaCommand(script.sha(), keys, args));
                 } catch (JedisNoScriptException e) {
                     jedis.scriptLoad(script.source(), keys.get(0));
-                    reply = executor.executeCommand(COMMANDS.evalsha(script.sha(), keys, args));
+                    reply = executor.executeCommand(cluster.evalshaCommand(script.sha(), keys, args));
                 }
                 return asList(reply);
             });
@@ -193,6 +219,18 @@ final class RedisStore implements AutoCloseable {
             if (outer == null) deadlines.remove();
             else deadlines.set(outer);
         }
+    }
+
+    /**
+     * Jedis's own cluster executor, with the retries' total duration cut to the deadline. Not
+     * closed after use: closing it would close the shared provider.
+     */
+    @SuppressWarnings("deprecation") // the constructor Jedis 6 to 8 all have; 7.4+ add one with a flags registry
+    private ClusterCommandExecutor boundedExecutor(ClusterConnectionProvider provider, long deadline) {
+        return new ClusterCommandExecutor(
+                provider,
+                settings.clusterMaxAttempts,
+                Duration.ofNanos(Math.max(TimeUnit.MILLISECONDS.toNanos(1), deadline - System.nanoTime())));
     }
 
     /**
@@ -309,7 +347,8 @@ final class RedisStore implements AutoCloseable {
     Set<String> scan(String pattern) {
         return call("scan the namespace for locks", client -> {
             Set<String> found = new HashSet<>();
-            if (client instanceof RedisClusterClient clustered) {
+            BoundedClusterProvider clustered = clusterProvider;
+            if (clustered != null) {
                 for (HostAndPort master : masters(clustered)) {
                     try (Jedis node = connect(clustered, master)) {
                         scanNode(node::scan, pattern, found);
@@ -335,10 +374,9 @@ final class RedisStore implements AutoCloseable {
     }
 
     /** The masters that serve the cluster's slots, asked of the first node that answers. */
-    private static Set<HostAndPort> masters(RedisClusterClient clustered) {
+    private static Set<HostAndPort> masters(ClusterConnectionProvider clustered) {
         JedisException last = null;
-        for (Map.Entry<String, ConnectionPool> node :
-                clustered.getClusterNodes().entrySet()) {
+        for (Map.Entry<String, ConnectionPool> node : clustered.getNodes().entrySet()) {
             List<?> ranges;
             try (Jedis jedis = new Jedis(node.getValue().getResource())) {
                 // Raw CLUSTER SLOTS (Jedis deprecates its wrapper): Redis 6 has no CLUSTER SHARDS.
@@ -370,8 +408,8 @@ final class RedisStore implements AutoCloseable {
     }
 
     /** A connection to {@code master}: from the client's pool, or of its own for a node it has not met. */
-    private Jedis connect(RedisClusterClient clustered, HostAndPort master) {
-        ConnectionPool pool = clustered.getClusterNodes().get(master.toString());
+    private Jedis connect(ClusterConnectionProvider clustered, HostAndPort master) {
+        ConnectionPool pool = clustered.getNodes().get(master.toString());
         return new Jedis(pool != null ? pool.getResource() : new Connection(master, clientConfig(clientName)));
     }
 
@@ -399,11 +437,11 @@ final class RedisStore implements AutoCloseable {
     }
 
     private void clearIdleConnections() {
-        UnifiedJedis current = client;
+        BoundedPooledProvider server = serverProvider;
+        BoundedClusterProvider clustered = clusterProvider;
         try {
-            if (current instanceof RedisClient standalone) standalone.getPool().clear();
-            else if (current instanceof RedisClusterClient clustered)
-                clustered.getClusterNodes().values().forEach(ConnectionPool::clear);
+            if (server != null) server.getPool().clear();
+            else if (clustered != null) clustered.getNodes().values().forEach(ConnectionPool::clear);
         } catch (RuntimeException e) {
             // Nothing to drop, or the pool is closing: the retry reports the real problem.
         }
@@ -437,10 +475,10 @@ final class RedisStore implements AutoCloseable {
     List<HostAndPort> nodes() {
         if (!settings.cluster()) return List.of(settings.server);
         List<HostAndPort> nodes = new ArrayList<>();
-        UnifiedJedis current = client;
-        if (current instanceof RedisClusterClient clustered) {
+        BoundedClusterProvider clustered = clusterProvider;
+        if (clustered != null) {
             try {
-                clustered.getClusterNodes().keySet().forEach(node -> nodes.add(HostAndPort.from(node)));
+                clustered.getNodes().keySet().forEach(node -> nodes.add(HostAndPort.from(node)));
             } catch (RuntimeException e) {
                 // The topology is being refreshed; the seed nodes will do.
             }
@@ -456,6 +494,7 @@ final class RedisStore implements AutoCloseable {
             closed = true;
             current = client;
             client = null;
+            serverProvider = null;
             clusterProvider = null;
         }
         if (current != null) current.close();
