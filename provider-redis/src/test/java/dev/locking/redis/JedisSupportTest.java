@@ -1,6 +1,7 @@
 package dev.locking.redis;
 
 import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -14,6 +15,12 @@ class JedisSupportTest {
         assertNotNull(JedisSupport.version(), "the Jedis jar's pom.properties names its version");
         assertFalse(JedisSupport.older(JedisSupport.version(), JedisSupport.OLDEST), JedisSupport.version());
         assertDoesNotThrow(JedisSupport::check);
+    }
+
+    @Test
+    void theProvidersOwnBuildRunsOnTheOldestJedisItDeclares() {
+        // provider-redis's pom asks for the oldest supported Jedis; locking-compat runs the newest.
+        assertEquals(JedisSupport.OLDEST, JedisSupport.version());
     }
 
     @Test
