@@ -172,7 +172,7 @@ final class RedisLockingProvider implements LockingProvider {
         List<?> reply = store.eval(
                 LuaScript.RENEW,
                 recordKeys,
-                List.of(Integer.toString(group.size()), marker(owner), Long.toString(lease.toMillis())));
+                List.of(Integer.toString(group.size()), marker(owner), Long.toString(leaseMillis(lease))));
         if (asLong(reply.get(0)) == 1) return null;
         return group.get((int) asLong(reply.get(2)) - 1);
     }
@@ -197,7 +197,7 @@ final class RedisLockingProvider implements LockingProvider {
         List<String> args = new ArrayList<>(group.size() + 9);
         args.add(Integer.toString(group.size()));
         args.add(marker(request.owner()));
-        args.add(request.lease() == null ? "" : Long.toString(request.lease().toMillis()));
+        args.add(request.lease() == null ? "" : Long.toString(leaseMillis(request.lease())));
         args.add(waiter == null ? "" : waiter);
         args.add(ticket == null ? "" : Long.toString(ticket));
         args.add(Long.toString(settings.waiterExpiry.toMillis()));
@@ -289,7 +289,7 @@ final class RedisLockingProvider implements LockingProvider {
     /** Cluster only: the owner index lives in its own slot, so it is written after the locks. */
     private void addToIndex(AcquireRequest request, List<List<String>> groups, List<Reply> replies) {
         List<String> args = new ArrayList<>();
-        args.add(request.lease() == null ? "-1" : Long.toString(request.lease().toMillis()));
+        args.add(request.lease() == null ? "-1" : Long.toString(leaseMillis(request.lease())));
         for (int i = 0; i < groups.size(); i++) {
             for (int k = 0; k < groups.get(i).size(); k++) {
                 args.add(groups.get(i).get(k));
@@ -367,7 +367,8 @@ final class RedisLockingProvider implements LockingProvider {
         boolean all = true;
         for (List<String> group : groups(userKeys)) all &= renewGroup(group, owner, lease);
         if (store.cluster() && all)
-            store.eval(LuaScript.INDEX_ADD, List.of(keys.ownerIndex(owner)), List.of(Long.toString(lease.toMillis())));
+            store.eval(
+                    LuaScript.INDEX_ADD, List.of(keys.ownerIndex(owner)), List.of(Long.toString(leaseMillis(lease))));
         return all;
     }
 
@@ -378,7 +379,7 @@ final class RedisLockingProvider implements LockingProvider {
         List<?> reply = store.eval(
                 LuaScript.RENEW,
                 recordKeys,
-                List.of(Integer.toString(group.size()), marker(owner), Long.toString(lease.toMillis())));
+                List.of(Integer.toString(group.size()), marker(owner), Long.toString(leaseMillis(lease))));
         return asLong(reply.get(0)) == 1;
     }
 
@@ -542,6 +543,15 @@ final class RedisLockingProvider implements LockingProvider {
         return Base64.getUrlEncoder().withoutPadding().encodeToString(bytes) + ".";
     }
 
+    /**
+     * A lease in whole milliseconds for PEXPIRE, rounded up: core counts the lease it asked for from
+     * before the call, so the store must never hold the key for less. A lease of 2.9 ms is 3 ms.
+     */
+    static long leaseMillis(Duration lease) {
+        long millis = lease.toMillis();
+        return lease.minusMillis(millis).isZero() ? Math.max(1, millis) : millis + 1;
+    }
+
     /** Owners and anonymous locks never compare equal: an owner's marker always starts with "o:". */
     private static String marker(String owner) {
         return owner == null ? ANONYMOUS : "o:" + owner;
@@ -613,7 +623,7 @@ final class RedisLockingProvider implements LockingProvider {
             for (int k = 0; k < group.size(); k++) tokens.put(group.get(k), token(k));
             long now = asLong(values.get(1));
             long remaining = asLong(values.get(2));
-            if (leaseApplied != null) remaining = leaseApplied.toMillis();
+            if (leaseApplied != null) remaining = leaseMillis(leaseApplied);
             return new AcquireResult.Acquired(tokens, remaining < 0 ? null : Instant.ofEpochMilli(now + remaining));
         }
 
