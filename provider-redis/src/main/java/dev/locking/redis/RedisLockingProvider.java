@@ -66,6 +66,12 @@ final class RedisLockingProvider implements LockingProvider {
         this.keys = new RedisKeys(settings.namespace);
         this.store = new RedisStore(settings, registration);
         this.subscriber = new ReleaseSubscriber(store, keys.channel(), registration, context::keyReleased);
+        try {
+            store.checkMemoryPolicyAtStart();
+        } catch (RuntimeException e) {
+            store.close();
+            throw e;
+        }
         log.info(
                 "Redis provider {}: {}, namespace \"{}\", poll interval {} ms",
                 registration,
@@ -78,6 +84,7 @@ final class RedisLockingProvider implements LockingProvider {
 
     @Override
     public AcquireResult tryAcquire(AcquireRequest request) {
+        store.checkMemoryPolicyBeforeAcquire();
         String waiter = request.waiterId();
         if (waiter != null) subscriber.start();
         List<List<String>> groups = groups(request.keys());

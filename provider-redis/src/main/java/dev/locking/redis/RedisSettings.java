@@ -38,6 +38,7 @@ final class RedisSettings {
             "poll-interval",
             "waiter-expiry",
             "fencing-counter-retention",
+            "on-evicting-policy",
             "cluster");
     private static final Set<String> POOL_KEYS = Set.of("max-total", "max-idle", "min-idle", "max-wait");
     private static final Set<String> CLUSTER_KEYS = Set.of("max-attempts");
@@ -62,6 +63,7 @@ final class RedisSettings {
     final Duration waiterExpiry;
     final Duration fencingCounterRetention;
     final int clusterMaxAttempts;
+    final MemoryPolicy.OnEvicting onEvictingPolicy;
 
     private RedisSettings(Reader r) {
         this.clusterNodes = r.clusterNodes;
@@ -81,6 +83,7 @@ final class RedisSettings {
         this.waiterExpiry = r.waiterExpiry;
         this.fencingCounterRetention = r.fencingCounterRetention;
         this.clusterMaxAttempts = r.clusterMaxAttempts;
+        this.onEvictingPolicy = r.onEvictingPolicy;
     }
 
     /**
@@ -134,6 +137,7 @@ final class RedisSettings {
         Duration waiterExpiry = Duration.ofSeconds(5);
         Duration fencingCounterRetention = Duration.ofDays(1);
         int clusterMaxAttempts = 5;
+        MemoryPolicy.OnEvicting onEvictingPolicy = MemoryPolicy.OnEvicting.REFUSE;
 
         Reader(String path) {
             this.path = path;
@@ -194,6 +198,12 @@ final class RedisSettings {
                         + "): a live waiter refreshes its place once per poll interval");
             fencingCounterRetention = duration(config, "fencing-counter-retention", Duration.ZERO, Duration.ofDays(1));
             clusterMaxAttempts = integer(config, "cluster.max-attempts", 1, clusterMaxAttempts);
+            String onEvicting = string(config, "on-evicting-policy");
+            if ("refuse".equals(onEvicting)) onEvictingPolicy = MemoryPolicy.OnEvicting.REFUSE;
+            else if ("warn".equals(onEvicting)) onEvictingPolicy = MemoryPolicy.OnEvicting.WARN;
+            else if (onEvicting != null)
+                problems.add(key("on-evicting-policy") + " must be \"refuse\" or \"warn\", was \""
+                        + dev.locking.spi.Printable.escape(onEvicting) + "\"");
         }
 
         private void readUrl(String url, String optionPassword) {

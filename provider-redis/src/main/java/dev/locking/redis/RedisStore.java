@@ -65,6 +65,7 @@ import redis.clients.jedis.resps.ScanResult;
  * Jedis the application already has.
  */
 final class RedisStore implements AutoCloseable {
+    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(RedisStore.class);
     /** What a deadline adds to an attempt's budget: a zero budget still gets a round trip. */
     static final Duration GRACE = Duration.ofMillis(100);
 
@@ -81,6 +82,19 @@ final class RedisStore implements AutoCloseable {
 
     private volatile BoundedClusterProvider clusterProvider;
     private boolean closed;
+
+    /** How soon a refused acquire reads the memory policy again, so that a fixed server is seen. */
+    private static final long POLICY_RECHECK_NANOS = TimeUnit.SECONDS.toNanos(1);
+
+    private final Object policyLock = new Object();
+    /** Set when a connection is opened anew (start, reconnect) and the memory policy not read since. */
+    private volatile boolean policyCheckDue = true;
+    /** Why new locks are refused now (an evicting policy with on-evicting-policy = refuse), or null. */
+    private volatile String refusal;
+
+    private volatile long policyCheckedAt;
+    /** The servers and policies already warned about, so a warning is logged once per change. */
+    private final Set<String> warned = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
     /**
      * Test seam: runs after the first try of a call answered, with what the call did. A {@link
@@ -122,7 +136,10 @@ final class RedisStore implements AutoCloseable {
         if (current != null) return current;
         synchronized (lock) {
             if (closed) throw new LockingException("Redis provider " + registration + " is closed");
-            if (client == null) client = open();
+            if (client == null) {
+                client = open();
+                policyCheckDue = true;
+            }
             return client;
         }
     }
@@ -180,6 +197,117 @@ final class RedisStore implements AutoCloseable {
 
         CommandObject<Object> evalshaCommand(String sha, List<String> keys, List<String> args) {
             return commandObjects.evalsha(sha, keys, args);
+        }
+    }
+
+    // ---- the memory policy ---------------------------------------------------------------------
+
+    /**
+     * Reads the memory policy of the server (every master of a cluster) at start. A server that
+     * does not answer now is read on the first call instead.
+     *
+     * @throws LockingException when it may evict keys and on-evicting-policy is refuse
+     */
+    void checkMemoryPolicyAtStart() {
+        try {
+            checkMemoryPolicy();
+        } catch (LockingException e) {
+            if (refusal != null) throw e;
+            log.info(
+                    "Redis provider {}: the memory policy of {} could not be read at start ({}); it is read on the"
+                            + " first connection",
+                    registration,
+                    settings.endpoint(),
+                    e.getMessage());
+            return;
+        }
+        if (refusal != null) throw new LockingException(refusal);
+    }
+
+    /**
+     * Before new locks are taken: reads the memory policy again when a connection was opened anew
+     * since it was last read (a restart or a failover may bring another configuration).
+     *
+     * @throws LockingException when new locks are refused
+     */
+    void checkMemoryPolicyBeforeAcquire() {
+        if (!policyCheckDue && refusal == null) return;
+        if (refusal != null && System.nanoTime() - policyCheckedAt < POLICY_RECHECK_NANOS)
+            throw new LockingException(refusal);
+        checkMemoryPolicy();
+        String refused = refusal;
+        if (refused != null) throw new LockingException(refused);
+    }
+
+    private void checkMemoryPolicy() {
+        synchronized (policyLock) {
+            if (!policyCheckDue && refusal == null) return;
+            Map<String, MemoryPolicy> policies = readMemoryPolicies();
+            policyCheckedAt = System.nanoTime();
+            policyCheckDue = false;
+            String refused = null;
+            for (Map.Entry<String, MemoryPolicy> node : policies.entrySet()) {
+                MemoryPolicy policy = node.getValue();
+                if (policy == null) {
+                    if (warned.add(node.getKey() + " unknown"))
+                        log.warn(
+                                "Redis provider {}: could not read the memory policy of {} (INFO memory names none);"
+                                        + " make sure its maxmemory-policy is noeviction, or a full server may evict"
+                                        + " held locks",
+                                registration,
+                                node.getKey());
+                    continue;
+                }
+                if (!policy.evicts()) continue;
+                String danger = "the Redis at " + node.getKey() + " may evict keys (" + policy
+                        + "): when its memory is full it deletes keys, a held lock among them, and a second owner"
+                        + " then takes the key while the first still holds it";
+                String fix = "set maxmemory-policy to noeviction on that server (CONFIG SET maxmemory-policy"
+                        + " noeviction, and in its configuration file), or give the locks a Redis of their own";
+                if (settings.onEvictingPolicy == MemoryPolicy.OnEvicting.REFUSE) {
+                    if (refused == null)
+                        refused = "Redis provider " + registration + " refuses new locks: " + danger + ". To fix it, "
+                                + fix + "; to take locks anyway, set on-evicting-policy = warn in the options of "
+                                + registration + ".";
+                } else if (warned.add(node.getKey() + " " + policy)) {
+                    log.warn(
+                            "Redis provider {}: {}. Locks are taken anyway (on-evicting-policy = warn); {}.",
+                            registration,
+                            danger,
+                            fix);
+                }
+            }
+            if (refused != null && refusal == null) log.error("{}", refused);
+            else if (refused == null && refusal != null)
+                log.info("Redis provider {}: the memory policy is safe now; new locks are taken again", registration);
+            refusal = refused;
+        }
+    }
+
+    /** Each server's policy, by the address shown in messages (never with credentials); null when unknown. */
+    private Map<String, MemoryPolicy> readMemoryPolicies() {
+        return call("read the memory policy (INFO memory)", client -> {
+            Map<String, MemoryPolicy> policies = new java.util.LinkedHashMap<>();
+            BoundedClusterProvider clustered = clusterProvider;
+            if (clustered != null) {
+                for (HostAndPort master : masters(clustered)) {
+                    try (Jedis node = connect(clustered, master)) {
+                        policies.put(master.toString(), readMemoryPolicy(node::info));
+                    }
+                }
+            } else {
+                policies.put(settings.endpoint(), readMemoryPolicy(client::info));
+            }
+            return policies;
+        });
+    }
+
+    private static MemoryPolicy readMemoryPolicy(Function<String, String> info) {
+        try {
+            return MemoryPolicy.parse(info.apply("memory"));
+        } catch (JedisDataException e) {
+            // INFO denied (an ACL, a managed service that renames it): the policy is unknown.
+            return null;
         }
     }
 
@@ -424,6 +552,9 @@ final class RedisStore implements AutoCloseable {
             afterReply.accept(what);
             return result;
         } catch (JedisConnectionException first) {
+            // A server that dropped our connections may have restarted or failed over with another
+            // configuration: the memory policy is read again before the next new lock.
+            policyCheckDue = true;
             clearIdleConnections();
             try {
                 return operation.apply(client());
