@@ -89,9 +89,18 @@ final class RedisLockingProvider implements LockingProvider {
         if (waiter != null) subscriber.start();
         List<List<String>> groups = groups(request.keys());
         Long deadline = RedisStore.deadline(request.budget());
-        AcquireResult result = groups.size() == 1
-                ? acquireGroup(request, groups.get(0), deadline)
-                : acquireAcrossSlots(request, groups, deadline);
+        AcquireResult result;
+        try {
+            result = groups.size() == 1
+                    ? acquireGroup(request, groups.get(0), deadline)
+                    : acquireAcrossSlots(request, groups, deadline);
+        } catch (LockingException e) {
+            // The caller's time ran out waiting its turn for a connection: to the caller that is a
+            // key not taken in time (a timeout), not a failure of Redis. Nothing was taken.
+            if (deadline == null || !RedisStore.poolBusy(e)) throw e;
+            log.debug("Redis provider {}: {}", registration, e.getMessage());
+            return new AcquireResult.Blocked(request.keys().get(0), null, null);
+        }
         if (waiter != null && result instanceof AcquireResult.Acquired) tickets.remove(waiter);
         return result;
     }

@@ -132,7 +132,7 @@ final class RedisSettings {
         int poolMaxTotal = 16;
         int poolMaxIdle = 16;
         int poolMinIdle;
-        Duration poolMaxWait = Duration.ofSeconds(2);
+        Duration poolMaxWait = Duration.ofSeconds(30);
         Duration pollInterval = Duration.ofMillis(500);
         Duration waiterExpiry = Duration.ofSeconds(5);
         Duration fencingCounterRetention = Duration.ofDays(1);

@@ -151,6 +151,8 @@ final class RedisStore implements AutoCloseable {
         pool.setMaxIdle(settings.poolMaxIdle);
         pool.setMinIdle(settings.poolMinIdle);
         pool.setMaxWait(settings.poolMaxWait);
+        // First come, first served: a release waits its turn behind a crowd of acquires, not forever.
+        pool.setFairness(true);
         pool.setJmxEnabled(false);
         JedisClientConfig config = clientConfig(clientName);
         if (!settings.cluster()) {
@@ -362,23 +364,25 @@ final class RedisStore implements AutoCloseable {
     }
 
     /**
-     * A pooled connection, waiting for one no longer than the deadline of the bounded call on this
-     * thread (nor than {@code pool.max-wait}); null when no bounded call runs here.
+     * A pooled connection. The pool is fair: callers get connections in the order they asked, so a
+     * busy pool delays each call by its turn and starves none. A call with a deadline (an acquire)
+     * waits until its deadline, however long, and no longer; any other call (a release, a renewal,
+     * a listing) waits up to {@code pool.max-wait}.
      */
-    private Connection borrowBounded(ConnectionPool pool) {
+    private Connection borrow(ConnectionPool pool) {
         Long deadline = deadlines.get();
-        if (deadline == null) return null;
-        long waitMillis = Math.min(
-                settings.poolMaxWait.toMillis(),
-                Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime())));
+        long waitMillis = deadline == null
+                ? settings.poolMaxWait.toMillis()
+                : Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime()));
         Connection connection;
         try {
             connection = pool.borrowObject(Duration.ofMillis(waitMillis));
         } catch (NoSuchElementException e) {
             if (e.getCause() == null)
                 throw new PoolBusyException(
-                        "no pooled connection came free within the attempt's time (" + waitMillis
-                                + " ms; pool.max-total is " + settings.poolMaxTotal + ")",
+                        "no pooled connection came free within " + waitMillis + " ms ("
+                                + (deadline == null ? "pool.max-wait" : "the caller's time left") + "; pool.max-total"
+                                + " is " + settings.poolMaxTotal + ")",
                         e);
             throw new JedisException("Could not get a resource from the pool", e);
         } catch (JedisException e) {
@@ -390,7 +394,13 @@ final class RedisStore implements AutoCloseable {
         return connection;
     }
 
-    /** No pooled connection came free before a bounded call's deadline. */
+    /** True when {@code e} says no pooled connection came free in time: the pool is busy, Redis is not at fault. */
+    static boolean poolBusy(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) if (t instanceof PoolBusyException) return true;
+        return false;
+    }
+
+    /** No pooled connection came free in time. */
     private static final class PoolBusyException extends JedisException {
         private static final long serialVersionUID = 1L;
 
@@ -399,7 +409,7 @@ final class RedisStore implements AutoCloseable {
         }
     }
 
-    /** A standalone server's pool, whose borrowing honours a bounded call's deadline. */
+    /** A standalone server's pool, borrowed from by {@link #borrow}. */
     private final class BoundedPooledProvider extends PooledConnectionProvider {
         BoundedPooledProvider(HostAndPort server, JedisClientConfig config, ConnectionPoolConfig pool) {
             super(server, config, pool);
@@ -407,8 +417,7 @@ final class RedisStore implements AutoCloseable {
 
         @Override
         public Connection getConnection() {
-            Connection bounded = getPool() instanceof ConnectionPool pool ? borrowBounded(pool) : null;
-            return bounded != null ? bounded : super.getConnection();
+            return getPool() instanceof ConnectionPool pool ? borrow(pool) : super.getConnection();
         }
 
         @Override
@@ -417,7 +426,7 @@ final class RedisStore implements AutoCloseable {
         }
     }
 
-    /** A cluster's pools (one per node), whose borrowing honours a bounded call's deadline. */
+    /** A cluster's pools (one per node), borrowed from by {@link #borrow}. */
     private final class BoundedClusterProvider extends ClusterConnectionProvider {
         BoundedClusterProvider(Set<HostAndPort> seeds, JedisClientConfig config, ConnectionPoolConfig pool) {
             super(seeds, config, pool);
@@ -425,18 +434,16 @@ final class RedisStore implements AutoCloseable {
 
         @Override
         public Connection getConnectionFromSlot(int slot) {
-            if (deadlines.get() != null) {
-                HostAndPort node = getNode(slot);
-                ConnectionPool pool = node == null ? null : getNodes().get(node.toString());
-                if (pool != null) return borrowBounded(pool);
-            }
-            return super.getConnectionFromSlot(slot);
+            HostAndPort node = getNode(slot);
+            ConnectionPool pool = node == null ? null : getNodes().get(node.toString());
+            // A slot of no known node: Jedis's own path reads the topology again.
+            return pool != null ? borrow(pool) : super.getConnectionFromSlot(slot);
         }
 
         @Override
         public Connection getConnection(HostAndPort node) {
-            ConnectionPool pool = deadlines.get() == null ? null : getNodes().get(node.toString());
-            return pool != null ? borrowBounded(pool) : super.getConnection(node);
+            ConnectionPool pool = getNodes().get(node.toString());
+            return pool != null ? borrow(pool) : super.getConnection(node);
         }
     }
 
