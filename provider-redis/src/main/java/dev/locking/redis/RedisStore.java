@@ -117,6 +117,10 @@ final class RedisStore implements AutoCloseable {
         return clientName;
     }
 
+    Duration socketTimeout() {
+        return settings.socketTimeout;
+    }
+
     JedisClientConfig clientConfig(String name) {
         DefaultJedisClientConfig.Builder config = DefaultJedisClientConfig.builder()
                 .protocol(RedisProtocol.RESP2)
