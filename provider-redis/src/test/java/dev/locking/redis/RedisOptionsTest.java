@@ -125,4 +125,37 @@ class RedisOptionsTest {
                 .build());
         assertTrue(error.getMessage().contains(".namespace must not be empty"), error.getMessage());
     }
+
+    @Test
+    void aClusterNodeWithCredentialsIsRefusedWithoutShowingThem() {
+        for (String node :
+                List.of("redis://:S3cretPW@127.0.0.1:6393", "redis://app:S3cretPW@127.0.0.1:6393", "S3cretPW@h:1")) {
+            String message = problems(Map.of("cluster-nodes", List.of("127.0.0.1:7000", node)));
+            assertTrue(message.contains(TestContext.PATH + ".cluster-nodes[1] holds credentials"), message);
+            assertTrue(message.contains(".password"), message);
+            assertFalse(message.contains("S3cretPW"), message);
+        }
+    }
+
+    @Test
+    void aClusterNodeAsARedisUrlWithoutCredentialsIsAccepted() {
+        RedisSettings settings = RedisSettings.from(new TestContext(Map.of(
+                "cluster-nodes", List.of("redis://127.0.0.1:7000", "rediss://127.0.0.1:7001/", "127.0.0.1:7002"))));
+        assertEquals(
+                List.of("127.0.0.1:7000", "127.0.0.1:7001", "127.0.0.1:7002"),
+                settings.clusterNodes.stream().map(Object::toString).toList());
+        assertTrue(settings.ssl, "rediss:// turns on TLS");
+    }
+
+    @Test
+    void aUrlWhosePathOrQueryIsNotADatabaseIsRefusedWithoutShowingIt() {
+        for (String url : List.of(
+                "redis://127.0.0.1:6379/S3cretPW",
+                "redis://127.0.0.1:6379/0?password=S3cretPW",
+                "redis://h:1/#S3cretPW")) {
+            String message = problems(Map.of("url", url));
+            assertTrue(message.contains(TestContext.PATH + ".url has a"), message);
+            assertFalse(message.contains("S3cretPW"), message);
+        }
+    }
 }
