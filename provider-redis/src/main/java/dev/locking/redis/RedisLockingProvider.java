@@ -84,6 +84,11 @@ final class RedisLockingProvider implements LockingProvider {
 
     @Override
     public AcquireResult tryAcquire(AcquireRequest request) {
+        // One script takes all the keys of a slot, and Redis serves no other client while it runs.
+        if (request.keys().size() > settings.maxKeysPerCall)
+            throw new IllegalArgumentException("keys: " + request.keys().size() + " keys in one call, but "
+                    + registration + " takes at most " + settings.maxKeysPerCall + " (its option max-keys-per-call):"
+                    + " Redis serves no other client while one call takes its keys");
         store.checkMemoryPolicyBeforeAcquire();
         String waiter = request.waiterId();
         if (waiter != null) subscriber.start();

@@ -39,6 +39,7 @@ final class RedisSettings {
             "waiter-expiry",
             "fencing-counter-retention",
             "on-evicting-policy",
+            "max-keys-per-call",
             "cluster");
     private static final Set<String> POOL_KEYS = Set.of("max-total", "max-idle", "min-idle", "max-wait");
     private static final Set<String> CLUSTER_KEYS = Set.of("max-attempts");
@@ -64,6 +65,7 @@ final class RedisSettings {
     final Duration fencingCounterRetention;
     final int clusterMaxAttempts;
     final MemoryPolicy.OnEvicting onEvictingPolicy;
+    final int maxKeysPerCall;
 
     private RedisSettings(Reader r) {
         this.clusterNodes = r.clusterNodes;
@@ -84,6 +86,7 @@ final class RedisSettings {
         this.fencingCounterRetention = r.fencingCounterRetention;
         this.clusterMaxAttempts = r.clusterMaxAttempts;
         this.onEvictingPolicy = r.onEvictingPolicy;
+        this.maxKeysPerCall = r.maxKeysPerCall;
     }
 
     /**
@@ -138,6 +141,7 @@ final class RedisSettings {
         Duration fencingCounterRetention = Duration.ofDays(1);
         int clusterMaxAttempts = 5;
         MemoryPolicy.OnEvicting onEvictingPolicy = MemoryPolicy.OnEvicting.REFUSE;
+        int maxKeysPerCall = 1_000;
 
         Reader(String path) {
             this.path = path;
@@ -198,6 +202,7 @@ final class RedisSettings {
                         + "): a live waiter refreshes its place once per poll interval");
             fencingCounterRetention = duration(config, "fencing-counter-retention", Duration.ZERO, Duration.ofDays(1));
             clusterMaxAttempts = integer(config, "cluster.max-attempts", 1, clusterMaxAttempts);
+            maxKeysPerCall = integer(config, "max-keys-per-call", 1, maxKeysPerCall);
             String onEvicting = string(config, "on-evicting-policy");
             if ("refuse".equals(onEvicting)) onEvictingPolicy = MemoryPolicy.OnEvicting.REFUSE;
             else if ("warn".equals(onEvicting)) onEvictingPolicy = MemoryPolicy.OnEvicting.WARN;

@@ -158,4 +158,26 @@ class RedisOptionsTest {
             assertFalse(message.contains("S3cretPW"), message);
         }
     }
+
+    @Test
+    void moreKeysThanMaxKeysPerCallAreRefusedBeforeAnyLockIsTaken() {
+        Map<String, Object> options = new java.util.HashMap<>(RedisTestConfig.standalone(
+                dev.locking.testkit.servers.RedisServer.shared().url(),
+                dev.locking.testkit.servers.RedisServer.namespace(RedisOptionsTest.class)));
+        options.put("max-keys-per-call", 3);
+        try (LockingModule locking = RedisTestConfig.module(options)) {
+            IllegalArgumentException e = assertThrows(
+                    IllegalArgumentException.class,
+                    () -> locking.acquire(List.of("a", "b", "c", "d"), dev.locking.api.LockOptions.defaults()));
+            assertTrue(e.getMessage().contains("4 keys in one call"), e.getMessage());
+            assertTrue(e.getMessage().contains("max-keys-per-call"), e.getMessage());
+            // Nothing was taken: each key is free for another owner.
+            locking.acquire(
+                    List.of("a", "b", "c"),
+                    dev.locking.api.LockOptions.defaults().owner("B"));
+            assertTrue(locking.release(
+                    List.of("a", "b", "c"),
+                    dev.locking.api.LockOptions.defaults().owner("B")));
+        }
+    }
 }
