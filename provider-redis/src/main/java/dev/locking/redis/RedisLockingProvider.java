@@ -41,7 +41,7 @@ final class RedisLockingProvider implements LockingProvider {
     private static final int BATCH = 200;
     /**
      * The field of an owner index that is not a user key (user keys are never blank): acquire.lua
-     * keeps it in an index that has an expiry, so that releases do not delete the index.
+     * puts it in an index that has an expiry; a release that leaves only it deletes the index.
      */
     static final String INDEX_KEEPER = "";
 

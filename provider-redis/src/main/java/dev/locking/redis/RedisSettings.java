@@ -138,7 +138,7 @@ final class RedisSettings {
         Duration poolMaxWait = Duration.ofSeconds(30);
         Duration pollInterval = Duration.ofMillis(500);
         Duration waiterExpiry = Duration.ofSeconds(5);
-        Duration fencingCounterRetention = Duration.ofDays(1);
+        Duration fencingCounterRetention = Duration.ofHours(1);
         int clusterMaxAttempts = 5;
         MemoryPolicy.OnEvicting onEvictingPolicy = MemoryPolicy.OnEvicting.REFUSE;
         int maxKeysPerCall = 1_000;
@@ -200,7 +200,8 @@ final class RedisSettings {
                 problems.add(key("waiter-expiry") + " (" + waiterExpiry + ") must be at least twice "
                         + key("poll-interval") + " (" + pollInterval
                         + "): a live waiter refreshes its place once per poll interval");
-            fencingCounterRetention = duration(config, "fencing-counter-retention", Duration.ZERO, Duration.ofDays(1));
+            fencingCounterRetention =
+                    duration(config, "fencing-counter-retention", Duration.ZERO, fencingCounterRetention);
             clusterMaxAttempts = integer(config, "cluster.max-attempts", 1, clusterMaxAttempts);
             maxKeysPerCall = integer(config, "max-keys-per-call", 1, maxKeysPerCall);
             String onEvicting = string(config, "on-evicting-policy");
