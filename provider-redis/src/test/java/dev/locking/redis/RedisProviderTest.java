@@ -241,8 +241,8 @@ class RedisProviderTest {
                 .get("fr");
         long ttl = raw.pttl(provider.keys().fence("fr"));
         assertTrue(
-                ttl > Duration.ofHours(23).toMillis()
-                        && ttl <= Duration.ofDays(1).toMillis(),
+                ttl > Duration.ofMinutes(59).toMillis()
+                        && ttl <= Duration.ofHours(1).toMillis(),
                 "PTTL " + ttl);
         assertTrue(provider.release(List.of("fr"), "A"));
 
