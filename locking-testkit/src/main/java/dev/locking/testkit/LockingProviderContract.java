@@ -651,6 +651,74 @@ public abstract class LockingProviderContract {
         assertTrue(locking.locks(owner("A"), 10).isEmpty());
     }
 
+    // ------------------------------------------------------------------ leases with a fraction of a millisecond
+
+    /**
+     * A store that keeps leases in whole milliseconds must round a lease up, never down: core counts
+     * the lease it asked for, from before the call, and believes the key held until then. Checked
+     * without racing the clock: a reference key is granted a whole-millisecond lease, then a key is
+     * granted the same lease plus 0.9 ms; the store grants the second no earlier than the first, so
+     * its reported expiry must be at least 0.9 ms later. A store that dropped the fraction reports
+     * the same expiry whenever both grants fall in one millisecond of its clock, which many rounds
+     * in a row make certain.
+     */
+    @Test
+    @DisplayName("a lease with a fraction of a millisecond is never shortened by the store")
+    void leaseWithAFractionOfAMillisecondIsNeverShortened() {
+        Duration whole = Duration.ofSeconds(30);
+        Duration fraction = Duration.ofNanos(900_000);
+        for (int round = 0; round < 100; round++) {
+            String reference = key("reference-" + round);
+            String k = key("k-" + round);
+            java.time.Instant referenceEnd = locking.acquire(
+                            reference, owner("A").expire(whole))
+                    .expiresAt()
+                    .orElseThrow();
+            java.time.Instant end = locking.acquire(k, owner("A").expire(whole.plus(fraction)))
+                    .expiresAt()
+                    .orElseThrow();
+            assertFalse(
+                    end.isBefore(referenceEnd.plus(fraction)),
+                    "round " + round + ": a lease of " + whole.plus(fraction) + " granted after one of " + whole
+                            + " ends at " + end + ", less than 0.9 ms after " + referenceEnd);
+            assertTrue(locking.release(List.of(reference, k), owner("A")));
+        }
+    }
+
+    @Test
+    @DisplayName("execute with a lease of 2.9 ms never reports a key held that another owner has taken")
+    void executeWithALeaseOfAFewMillisecondsNeverOverlapsAnotherOwner() {
+        String k = key("k");
+        for (int round = 0; round < 50; round++) {
+            try {
+                runWithATinyLease(k);
+            } catch (LockLostException expected) {
+                // A lease this short often ends before its job: execute says so, as it must.
+            }
+        }
+    }
+
+    private void runWithATinyLease(String k) {
+        locking.execute(
+                k,
+                lock -> {
+                    boolean taken = false;
+                    try {
+                        locking.acquire(k, owner("B").expire(Duration.ofSeconds(30)));
+                        taken = true;
+                    } catch (LockAcquisitionException expected) {
+                        // Held: as it must be while the job's lease is valid.
+                    }
+                    if (taken) {
+                        // Another owner has the key: the job's lease must already be over.
+                        assertTrue(lock.isLost(), "another owner took the key while isLost() is false");
+                        assertTrue(locking.release(k, owner("B")));
+                    }
+                    return null;
+                },
+                LockOptions.defaults().expire(Duration.ofNanos(2_900_000)));
+    }
+
     // ------------------------------------------------------------------ bad input
 
     @Test

@@ -41,7 +41,7 @@ final class RedisLockingProvider implements LockingProvider {
     private static final int BATCH = 200;
     /**
      * The field of an owner index that is not a user key (user keys are never blank): acquire.lua
-     * keeps it in an index that has an expiry, so that releases do not delete the index.
+     * puts it in an index that has an expiry; a release that leaves only it deletes the index.
      */
     static final String INDEX_KEEPER = "";
 
@@ -66,6 +66,12 @@ final class RedisLockingProvider implements LockingProvider {
         this.keys = new RedisKeys(settings.namespace);
         this.store = new RedisStore(settings, registration);
         this.subscriber = new ReleaseSubscriber(store, keys.channel(), registration, context::keyReleased);
+        try {
+            store.checkMemoryPolicyAtStart();
+        } catch (RuntimeException e) {
+            store.close();
+            throw e;
+        }
         log.info(
                 "Redis provider {}: {}, namespace \"{}\", poll interval {} ms",
                 registration,
@@ -78,13 +84,28 @@ final class RedisLockingProvider implements LockingProvider {
 
     @Override
     public AcquireResult tryAcquire(AcquireRequest request) {
+        // One script takes all the keys of a slot, and Redis serves no other client while it runs.
+        if (request.keys().size() > settings.maxKeysPerCall)
+            throw new IllegalArgumentException("keys: " + request.keys().size() + " keys in one call, but "
+                    + registration + " takes at most " + settings.maxKeysPerCall + " (its option max-keys-per-call):"
+                    + " Redis serves no other client while one call takes its keys");
+        store.checkMemoryPolicyBeforeAcquire();
         String waiter = request.waiterId();
         if (waiter != null) subscriber.start();
         List<List<String>> groups = groups(request.keys());
         Long deadline = RedisStore.deadline(request.budget());
-        AcquireResult result = groups.size() == 1
-                ? acquireGroup(request, groups.get(0), deadline)
-                : acquireAcrossSlots(request, groups, deadline);
+        AcquireResult result;
+        try {
+            result = groups.size() == 1
+                    ? acquireGroup(request, groups.get(0), deadline)
+                    : acquireAcrossSlots(request, groups, deadline);
+        } catch (LockingException e) {
+            // The caller's time ran out waiting its turn for a connection: to the caller that is a
+            // key not taken in time (a timeout), not a failure of Redis. Nothing was taken.
+            if (deadline == null || !RedisStore.poolBusy(e)) throw e;
+            log.debug("Redis provider {}: {}", registration, e.getMessage());
+            return new AcquireResult.Blocked(request.keys().get(0), null, null);
+        }
         if (waiter != null && result instanceof AcquireResult.Acquired) tickets.remove(waiter);
         return result;
     }
@@ -172,7 +193,7 @@ final class RedisLockingProvider implements LockingProvider {
         List<?> reply = store.eval(
                 LuaScript.RENEW,
                 recordKeys,
-                List.of(Integer.toString(group.size()), marker(owner), Long.toString(lease.toMillis())));
+                List.of(Integer.toString(group.size()), marker(owner), Long.toString(leaseMillis(lease))));
         if (asLong(reply.get(0)) == 1) return null;
         return group.get((int) asLong(reply.get(2)) - 1);
     }
@@ -197,7 +218,7 @@ final class RedisLockingProvider implements LockingProvider {
         List<String> args = new ArrayList<>(group.size() + 9);
         args.add(Integer.toString(group.size()));
         args.add(marker(request.owner()));
-        args.add(request.lease() == null ? "" : Long.toString(request.lease().toMillis()));
+        args.add(request.lease() == null ? "" : Long.toString(leaseMillis(request.lease())));
         args.add(waiter == null ? "" : waiter);
         args.add(ticket == null ? "" : Long.toString(ticket));
         args.add(Long.toString(settings.waiterExpiry.toMillis()));
@@ -289,7 +310,7 @@ final class RedisLockingProvider implements LockingProvider {
     /** Cluster only: the owner index lives in its own slot, so it is written after the locks. */
     private void addToIndex(AcquireRequest request, List<List<String>> groups, List<Reply> replies) {
         List<String> args = new ArrayList<>();
-        args.add(request.lease() == null ? "-1" : Long.toString(request.lease().toMillis()));
+        args.add(request.lease() == null ? "-1" : Long.toString(leaseMillis(request.lease())));
         for (int i = 0; i < groups.size(); i++) {
             for (int k = 0; k < groups.get(i).size(); k++) {
                 args.add(groups.get(i).get(k));
@@ -367,7 +388,8 @@ final class RedisLockingProvider implements LockingProvider {
         boolean all = true;
         for (List<String> group : groups(userKeys)) all &= renewGroup(group, owner, lease);
         if (store.cluster() && all)
-            store.eval(LuaScript.INDEX_ADD, List.of(keys.ownerIndex(owner)), List.of(Long.toString(lease.toMillis())));
+            store.eval(
+                    LuaScript.INDEX_ADD, List.of(keys.ownerIndex(owner)), List.of(Long.toString(leaseMillis(lease))));
         return all;
     }
 
@@ -378,7 +400,7 @@ final class RedisLockingProvider implements LockingProvider {
         List<?> reply = store.eval(
                 LuaScript.RENEW,
                 recordKeys,
-                List.of(Integer.toString(group.size()), marker(owner), Long.toString(lease.toMillis())));
+                List.of(Integer.toString(group.size()), marker(owner), Long.toString(leaseMillis(lease))));
         return asLong(reply.get(0)) == 1;
     }
 
@@ -542,6 +564,15 @@ final class RedisLockingProvider implements LockingProvider {
         return Base64.getUrlEncoder().withoutPadding().encodeToString(bytes) + ".";
     }
 
+    /**
+     * A lease in whole milliseconds for PEXPIRE, rounded up: core counts the lease it asked for from
+     * before the call, so the store must never hold the key for less. A lease of 2.9 ms is 3 ms.
+     */
+    static long leaseMillis(Duration lease) {
+        long millis = lease.toMillis();
+        return lease.minusMillis(millis).isZero() ? Math.max(1, millis) : millis + 1;
+    }
+
     /** Owners and anonymous locks never compare equal: an owner's marker always starts with "o:". */
     private static String marker(String owner) {
         return owner == null ? ANONYMOUS : "o:" + owner;
@@ -613,7 +644,7 @@ final class RedisLockingProvider implements LockingProvider {
             for (int k = 0; k < group.size(); k++) tokens.put(group.get(k), token(k));
             long now = asLong(values.get(1));
             long remaining = asLong(values.get(2));
-            if (leaseApplied != null) remaining = leaseApplied.toMillis();
+            if (leaseApplied != null) remaining = leaseMillis(leaseApplied);
             return new AcquireResult.Acquired(tokens, remaining < 0 ? null : Instant.ofEpochMilli(now + remaining));
         }
 

@@ -27,6 +27,15 @@ public final class RedisLockingProviderFactory implements LockingProviderFactory
 
     @Override
     public LockingProvider create(ProviderContext context) {
-        return new RedisLockingProvider(RedisSettings.from(context), context);
+        RedisSettings settings = RedisSettings.from(context);
+        try {
+            JedisSupport.check();
+        } catch (LinkageError e) {
+            throw new dev.locking.api.LockingException(
+                    "The Redis provider (locking-redis) needs Jedis " + JedisSupport.OLDEST
+                            + " or later (redis.clients:jedis) on the classpath: " + e,
+                    e);
+        }
+        return new RedisLockingProvider(settings, context);
     }
 }

@@ -38,6 +38,8 @@ final class RedisSettings {
             "poll-interval",
             "waiter-expiry",
             "fencing-counter-retention",
+            "on-evicting-policy",
+            "max-keys-per-call",
             "cluster");
     private static final Set<String> POOL_KEYS = Set.of("max-total", "max-idle", "min-idle", "max-wait");
     private static final Set<String> CLUSTER_KEYS = Set.of("max-attempts");
@@ -62,6 +64,8 @@ final class RedisSettings {
     final Duration waiterExpiry;
     final Duration fencingCounterRetention;
     final int clusterMaxAttempts;
+    final MemoryPolicy.OnEvicting onEvictingPolicy;
+    final int maxKeysPerCall;
 
     private RedisSettings(Reader r) {
         this.clusterNodes = r.clusterNodes;
@@ -81,6 +85,8 @@ final class RedisSettings {
         this.waiterExpiry = r.waiterExpiry;
         this.fencingCounterRetention = r.fencingCounterRetention;
         this.clusterMaxAttempts = r.clusterMaxAttempts;
+        this.onEvictingPolicy = r.onEvictingPolicy;
+        this.maxKeysPerCall = r.maxKeysPerCall;
     }
 
     /**
@@ -129,11 +135,13 @@ final class RedisSettings {
         int poolMaxTotal = 16;
         int poolMaxIdle = 16;
         int poolMinIdle;
-        Duration poolMaxWait = Duration.ofSeconds(2);
+        Duration poolMaxWait = Duration.ofSeconds(30);
         Duration pollInterval = Duration.ofMillis(500);
         Duration waiterExpiry = Duration.ofSeconds(5);
-        Duration fencingCounterRetention = Duration.ofDays(1);
+        Duration fencingCounterRetention = Duration.ofHours(1);
         int clusterMaxAttempts = 5;
+        MemoryPolicy.OnEvicting onEvictingPolicy = MemoryPolicy.OnEvicting.REFUSE;
+        int maxKeysPerCall = 1_000;
 
         Reader(String path) {
             this.path = path;
@@ -192,8 +200,16 @@ final class RedisSettings {
                 problems.add(key("waiter-expiry") + " (" + waiterExpiry + ") must be at least twice "
                         + key("poll-interval") + " (" + pollInterval
                         + "): a live waiter refreshes its place once per poll interval");
-            fencingCounterRetention = duration(config, "fencing-counter-retention", Duration.ZERO, Duration.ofDays(1));
+            fencingCounterRetention =
+                    duration(config, "fencing-counter-retention", Duration.ZERO, fencingCounterRetention);
             clusterMaxAttempts = integer(config, "cluster.max-attempts", 1, clusterMaxAttempts);
+            maxKeysPerCall = integer(config, "max-keys-per-call", 1, maxKeysPerCall);
+            String onEvicting = string(config, "on-evicting-policy");
+            if ("refuse".equals(onEvicting)) onEvictingPolicy = MemoryPolicy.OnEvicting.REFUSE;
+            else if ("warn".equals(onEvicting)) onEvictingPolicy = MemoryPolicy.OnEvicting.WARN;
+            else if (onEvicting != null)
+                problems.add(key("on-evicting-policy") + " must be \"refuse\" or \"warn\", was \""
+                        + dev.locking.spi.Printable.escape(onEvicting) + "\"");
         }
 
         private void readUrl(String url, String optionPassword) {
@@ -224,10 +240,14 @@ final class RedisSettings {
                     database = Integer.parseInt(path.substring(1));
                     if (database < 0) throw new NumberFormatException();
                 } catch (NumberFormatException e) {
-                    problems.add(key("url") + " has path \"" + path + "\"; only a database number (/0, /1, ...) is"
-                            + " allowed");
+                    // Not shown: a password pasted after the host lands in the path.
+                    problems.add(key("url") + " has a path that is not a database number (value not shown, it may"
+                            + " contain a password); only /0, /1, ... is allowed after host:port");
                 }
             }
+            if (uri.getQuery() != null || uri.getFragment() != null)
+                problems.add(key("url") + " has a ?query or #fragment (value not shown, it may contain a password);"
+                        + " expected redis://[user:password@]host:port[/database]");
             String urlUser = blankToNull(JedisURIHelper.getUser(uri));
             String urlPassword = blankToNull(JedisURIHelper.getPassword(uri));
             if (urlPassword != null && optionPassword != null)
@@ -239,14 +259,39 @@ final class RedisSettings {
             password = urlPassword;
         }
 
+        /**
+         * Seed nodes as {@code host:port}, {@code [ipv6]:port} or {@code redis://host:port} (rediss://
+         * turns on TLS). Credentials are refused in a node: they would be taken for part of the
+         * host and shown wherever the node is; {@code user} and {@code password} hold them. A value
+         * is shown in a message only when it holds no {@code @}, which is where a secret would be.
+         */
         private void readNodes(List<String> nodes) {
             List<HostAndPort> parsed = new ArrayList<>();
             for (int i = 0; i < nodes.size(); i++) {
                 String node = nodes.get(i).trim();
-                int colon = node.lastIndexOf(':');
                 String where = key("cluster-nodes") + "[" + i + "]";
-                if (colon <= 0 || colon == node.length() - 1) {
-                    problems.add(where + " must be host:port, was \"" + node + "\"");
+                String shown = node.indexOf('@') >= 0
+                        ? "(value not shown, it may contain a password)"
+                        : "\"" + dev.locking.spi.Printable.escape(node) + "\"";
+                if (node.indexOf('@') >= 0) {
+                    problems.add(where + " holds credentials " + shown + "; give host:port only and set " + key("user")
+                            + " and " + key("password") + " instead");
+                    continue;
+                }
+                int scheme = node.indexOf("://");
+                if (scheme >= 0) {
+                    String name = node.substring(0, scheme);
+                    if (!name.equals("redis") && !name.equals("rediss")) {
+                        problems.add(where + " must be host:port or redis://host:port, was " + shown);
+                        continue;
+                    }
+                    ssl = ssl || name.equals("rediss");
+                    node = node.substring(scheme + 3);
+                    if (node.endsWith("/")) node = node.substring(0, node.length() - 1);
+                }
+                int colon = node.lastIndexOf(':');
+                if (colon <= 0 || colon == node.length() - 1 || node.indexOf('/') >= 0) {
+                    problems.add(where + " must be host:port, was " + shown);
                     continue;
                 }
                 String host = node.substring(0, colon);
@@ -256,7 +301,7 @@ final class RedisSettings {
                     if (port < 1 || port > 65535) throw new NumberFormatException();
                     parsed.add(new HostAndPort(host, port));
                 } catch (NumberFormatException e) {
-                    problems.add(where + " has no valid port (1-65535), was \"" + node + "\"");
+                    problems.add(where + " has no valid port (1-65535), was " + shown);
                 }
             }
             clusterNodes = List.copyOf(parsed);

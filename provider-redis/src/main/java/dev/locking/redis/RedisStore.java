@@ -13,8 +13,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.BiFunction;
 import java.util.function.Consumer;
 import java.util.function.Function;
-import redis.clients.jedis.ClusterCommandObjects;
 import redis.clients.jedis.CommandArguments;
+import redis.clients.jedis.CommandObject;
 import redis.clients.jedis.Connection;
 import redis.clients.jedis.ConnectionPool;
 import redis.clients.jedis.ConnectionPoolConfig;
@@ -22,12 +22,10 @@ import redis.clients.jedis.DefaultJedisClientConfig;
 import redis.clients.jedis.HostAndPort;
 import redis.clients.jedis.Jedis;
 import redis.clients.jedis.JedisClientConfig;
+import redis.clients.jedis.JedisCluster;
 import redis.clients.jedis.Protocol;
-import redis.clients.jedis.RedisClient;
-import redis.clients.jedis.RedisClusterClient;
 import redis.clients.jedis.RedisProtocol;
 import redis.clients.jedis.SslOptions;
-import redis.clients.jedis.StaticCommandFlagsRegistry;
 import redis.clients.jedis.UnifiedJedis;
 import redis.clients.jedis.exceptions.JedisAccessControlException;
 import redis.clients.jedis.exceptions.JedisClusterOperationException;
@@ -38,6 +36,7 @@ import redis.clients.jedis.exceptions.JedisNoScriptException;
 import redis.clients.jedis.executors.ClusterCommandExecutor;
 import redis.clients.jedis.params.ScanParams;
 import redis.clients.jedis.providers.ClusterConnectionProvider;
+import redis.clients.jedis.providers.ConnectionProvider;
 import redis.clients.jedis.providers.PooledConnectionProvider;
 import redis.clients.jedis.resps.ScanResult;
 
@@ -56,12 +55,19 @@ import redis.clients.jedis.resps.ScanResult;
  * socket-timeout} (giving up on it could leave a lock taken behind the caller's back), a new
  * connection takes up to {@code connect-timeout}, and the one retry of a call whose connection
  * broke (it replays a lost reply) always happens.
+ *
+ * <h2>Jedis versions</h2>
+ *
+ * The clients are built only from API that Jedis 6.0 to 8.0 all have (see {@link JedisSupport}):
+ * a {@link UnifiedJedis} over our own pooled provider for a server, a {@link JedisCluster} over our
+ * own cluster provider for a cluster. The builders of newer Jedis ({@code RedisClient}, {@code
+ * RedisClusterClient}) and {@code JedisPooled} (gone in 8) are not used, so the jar runs with the
+ * Jedis the application already has.
  */
 final class RedisStore implements AutoCloseable {
+    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(RedisStore.class);
     /** What a deadline adds to an attempt's budget: a zero budget still gets a round trip. */
     static final Duration GRACE = Duration.ofMillis(100);
-
-    private static final ClusterCommandObjects COMMANDS = new ClusterCommandObjects(RedisProtocol.RESP2);
 
     private final RedisSettings settings;
     private final String registration;
@@ -71,8 +77,24 @@ final class RedisStore implements AutoCloseable {
     private final ThreadLocal<Long> deadlines = new ThreadLocal<>();
 
     private volatile UnifiedJedis client;
-    private volatile ClusterConnectionProvider clusterProvider;
+    /** The pools of the client: one for a server, one per node for a cluster (the other is null). */
+    private volatile BoundedPooledProvider serverProvider;
+
+    private volatile BoundedClusterProvider clusterProvider;
     private boolean closed;
+
+    /** How soon a refused acquire reads the memory policy again, so that a fixed server is seen. */
+    private static final long POLICY_RECHECK_NANOS = TimeUnit.SECONDS.toNanos(1);
+
+    private final Object policyLock = new Object();
+    /** Set when a connection is opened anew (start, reconnect) and the memory policy not read since. */
+    private volatile boolean policyCheckDue = true;
+    /** Why new locks are refused now (an evicting policy with on-evicting-policy = refuse), or null. */
+    private volatile String refusal;
+
+    private volatile long policyCheckedAt;
+    /** The servers and policies already warned about, so a warning is logged once per change. */
+    private final Set<String> warned = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
     /**
      * Test seam: runs after the first try of a call answered, with what the call did. A {@link
@@ -95,14 +117,18 @@ final class RedisStore implements AutoCloseable {
         return clientName;
     }
 
+    Duration socketTimeout() {
+        return settings.socketTimeout;
+    }
+
     JedisClientConfig clientConfig(String name) {
         DefaultJedisClientConfig.Builder config = DefaultJedisClientConfig.builder()
-                .resp2()
+                .protocol(RedisProtocol.RESP2)
                 .connectionTimeoutMillis((int) settings.connectTimeout.toMillis())
                 .socketTimeoutMillis((int) settings.socketTimeout.toMillis())
                 .clientName(name);
         // TLS with the JVM's trust store and host name verification (javax.net.ssl.* properties).
-        if (settings.ssl) config.sslOptions(SslOptions.defaults());
+        if (settings.ssl) config.sslOptions(SslOptions.builder().build());
         if (settings.user != null) config.user(settings.user);
         if (settings.password != null) config.password(settings.password);
         if (!settings.cluster()) config.database(settings.database);
@@ -114,7 +140,10 @@ final class RedisStore implements AutoCloseable {
         if (current != null) return current;
         synchronized (lock) {
             if (closed) throw new LockingException("Redis provider " + registration + " is closed");
-            if (client == null) client = open();
+            if (client == null) {
+                client = open();
+                policyCheckDue = true;
+            }
             return client;
         }
     }
@@ -126,30 +155,165 @@ final class RedisStore implements AutoCloseable {
         pool.setMaxIdle(settings.poolMaxIdle);
         pool.setMinIdle(settings.poolMinIdle);
         pool.setMaxWait(settings.poolMaxWait);
+        // First come, first served: a release waits its turn behind a crowd of acquires, not forever.
+        pool.setFairness(true);
         pool.setJmxEnabled(false);
         JedisClientConfig config = clientConfig(clientName);
-        if (!settings.cluster())
-            return RedisClient.builder()
-                    .hostAndPort(settings.server)
-                    .clientConfig(config)
-                    .poolConfig(pool)
-                    .connectionProvider(new BoundedPooledProvider(settings.server, config, pool))
-                    .build();
+        if (!settings.cluster()) {
+            BoundedPooledProvider provider = new BoundedPooledProvider(settings.server, config, pool);
+            serverProvider = provider;
+            return new ServerClient(provider);
+        }
         BoundedClusterProvider provider =
                 new BoundedClusterProvider(new HashSet<>(settings.clusterNodes), config, pool);
         try {
-            RedisClusterClient built = RedisClusterClient.builder()
-                    .nodes(new HashSet<>(settings.clusterNodes))
-                    .clientConfig(config)
-                    .poolConfig(pool)
-                    .maxAttempts(settings.clusterMaxAttempts)
-                    .connectionProvider(provider)
-                    .build();
+            // Jedis's own default for a cluster: every attempt may take a whole socket timeout.
+            ClusterClient built = new ClusterClient(
+                    provider,
+                    settings.clusterMaxAttempts,
+                    settings.socketTimeout.multipliedBy(settings.clusterMaxAttempts));
             clusterProvider = provider;
             return built;
         } catch (RuntimeException e) {
             provider.close();
             throw e;
+        }
+    }
+
+    /**
+     * A client of one server that runs each command once on a connection of {@code provider}
+     * (retries are {@link #call}'s). {@code UnifiedJedis(ConnectionProvider, RedisProtocol)} is the
+     * one constructor with that behaviour that Jedis 6 to 8 all have.
+     */
+    private static final class ServerClient extends UnifiedJedis {
+        ServerClient(ConnectionProvider provider) {
+            super(provider, RedisProtocol.RESP2);
+        }
+    }
+
+    /**
+     * A cluster client that can also build a script call for an executor of our own, with the
+     * command objects it uses itself (those of Jedis 6 and 7 must route by slot in their own way).
+     */
+    @SuppressWarnings("deprecation") // JedisCluster is deprecated in Jedis 8 but the one cluster client of 6 to 8.
+    private static final class ClusterClient extends JedisCluster {
+        ClusterClient(ClusterConnectionProvider provider, int maxAttempts, Duration maxTotalRetries) {
+            super(provider, maxAttempts, maxTotalRetries);
+        }
+
+        CommandObject<Object> evalshaCommand(String sha, List<String> keys, List<String> args) {
+            return commandObjects.evalsha(sha, keys, args);
+        }
+    }
+
+    // ---- the memory policy ---------------------------------------------------------------------
+
+    /**
+     * Reads the memory policy of the server (every master of a cluster) at start. A server that
+     * does not answer now is read on the first call instead.
+     *
+     * @throws LockingException when it may evict keys and on-evicting-policy is refuse
+     */
+    void checkMemoryPolicyAtStart() {
+        try {
+            checkMemoryPolicy();
+        } catch (LockingException e) {
+            if (refusal != null) throw e;
+            log.info(
+                    "Redis provider {}: the memory policy of {} could not be read at start ({}); it is read on the"
+                            + " first connection",
+                    registration,
+                    settings.endpoint(),
+                    e.getMessage());
+            return;
+        }
+        if (refusal != null) throw new LockingException(refusal);
+    }
+
+    /**
+     * Before new locks are taken: reads the memory policy again when a connection was opened anew
+     * since it was last read (a restart or a failover may bring another configuration).
+     *
+     * @throws LockingException when new locks are refused
+     */
+    void checkMemoryPolicyBeforeAcquire() {
+        if (!policyCheckDue && refusal == null) return;
+        if (refusal != null && System.nanoTime() - policyCheckedAt < POLICY_RECHECK_NANOS)
+            throw new LockingException(refusal);
+        checkMemoryPolicy();
+        String refused = refusal;
+        if (refused != null) throw new LockingException(refused);
+    }
+
+    private void checkMemoryPolicy() {
+        synchronized (policyLock) {
+            if (!policyCheckDue && refusal == null) return;
+            Map<String, MemoryPolicy> policies = readMemoryPolicies();
+            policyCheckedAt = System.nanoTime();
+            policyCheckDue = false;
+            String refused = null;
+            for (Map.Entry<String, MemoryPolicy> node : policies.entrySet()) {
+                MemoryPolicy policy = node.getValue();
+                if (policy == null) {
+                    if (warned.add(node.getKey() + " unknown"))
+                        log.warn(
+                                "Redis provider {}: could not read the memory policy of {} (INFO memory names none);"
+                                        + " make sure its maxmemory-policy is noeviction, or a full server may evict"
+                                        + " held locks",
+                                registration,
+                                node.getKey());
+                    continue;
+                }
+                if (!policy.evicts()) continue;
+                String danger = "the Redis at " + node.getKey() + " may evict keys (" + policy
+                        + "): when its memory is full it deletes keys, a held lock among them, and a second owner"
+                        + " then takes the key while the first still holds it";
+                String fix = "set maxmemory-policy to noeviction on that server (CONFIG SET maxmemory-policy"
+                        + " noeviction, and in its configuration file), or give the locks a Redis of their own";
+                if (settings.onEvictingPolicy == MemoryPolicy.OnEvicting.REFUSE) {
+                    if (refused == null)
+                        refused = "Redis provider " + registration + " refuses new locks: " + danger + ". To fix it, "
+                                + fix + "; to take locks anyway, set on-evicting-policy = warn in the options of "
+                                + registration + ".";
+                } else if (warned.add(node.getKey() + " " + policy)) {
+                    log.warn(
+                            "Redis provider {}: {}. Locks are taken anyway (on-evicting-policy = warn); {}.",
+                            registration,
+                            danger,
+                            fix);
+                }
+            }
+            if (refused != null && refusal == null) log.error("{}", refused);
+            else if (refused == null && refusal != null)
+                log.info("Redis provider {}: the memory policy is safe now; new locks are taken again", registration);
+            refusal = refused;
+        }
+    }
+
+    /** Each server's policy, by the address shown in messages (never with credentials); null when unknown. */
+    private Map<String, MemoryPolicy> readMemoryPolicies() {
+        return call("read the memory policy (INFO memory)", client -> {
+            Map<String, MemoryPolicy> policies = new java.util.LinkedHashMap<>();
+            BoundedClusterProvider clustered = clusterProvider;
+            if (clustered != null) {
+                for (HostAndPort master : masters(clustered)) {
+                    try (Jedis node = connect(clustered, master)) {
+                        policies.put(master.toString(), readMemoryPolicy(node::info));
+                    }
+                }
+            } else {
+                policies.put(settings.endpoint(), readMemoryPolicy(client::info));
+            }
+            return policies;
+        });
+    }
+
+    private static MemoryPolicy readMemoryPolicy(Function<String, String> info) {
+        try {
+            return MemoryPolicy.parse(info.apply("memory"));
+        } catch (JedisDataException e) {
+            // INFO denied (an ACL, a managed service that renames it): the policy is unknown.
+            return null;
         }
     }
 
@@ -173,19 +337,15 @@ final class RedisStore implements AutoCloseable {
         try {
             return call("run " + script.name(), jedis -> {
                 ClusterConnectionProvider provider = clusterProvider;
-                if (provider == null) return evalOn(jedis, script, keys, args);
-                // Jedis's own cluster executor, with the retries' total duration cut to the deadline.
-                ClusterCommandExecutor executor = new ClusterCommandExecutor(
-                        provider,
-                        settings.clusterMaxAttempts,
-                        Duration.ofNanos(Math.max(TimeUnit.MILLISECONDS.toNanos(1), deadline - System.nanoTime())),
-                        StaticCommandFlagsRegistry.registry());
+                if (provider == null || !(jedis instanceof ClusterClient cluster))
+                    return evalOn(jedis, script, keys, args);
+                ClusterCommandExecutor executor = boundedExecutor(provider, deadline);
                 Object reply;
                 try {
-                    reply = executor.executeCommand(COMMANDS.evalsha(script.sha(), keys, args));
+                    reply = executor.executeCommand(cluster.evalshaCommand(script.sha(), keys, args));
                 } catch (JedisNoScriptException e) {
                     jedis.scriptLoad(script.source(), keys.get(0));
-                    reply = executor.executeCommand(COMMANDS.evalsha(script.sha(), keys, args));
+                    reply = executor.executeCommand(cluster.evalshaCommand(script.sha(), keys, args));
                 }
                 return asList(reply);
             });
@@ -196,23 +356,37 @@ final class RedisStore implements AutoCloseable {
     }
 
     /**
-     * A pooled connection, waiting for one no longer than the deadline of the bounded call on this
-     * thread (nor than {@code pool.max-wait}); null when no bounded call runs here.
+     * Jedis's own cluster executor, with the retries' total duration cut to the deadline. Not
+     * closed after use: closing it would close the shared provider.
      */
-    private Connection borrowBounded(ConnectionPool pool) {
+    @SuppressWarnings("deprecation") // the constructor Jedis 6 to 8 all have; 7.4+ add one with a flags registry
+    private ClusterCommandExecutor boundedExecutor(ClusterConnectionProvider provider, long deadline) {
+        return new ClusterCommandExecutor(
+                provider,
+                settings.clusterMaxAttempts,
+                Duration.ofNanos(Math.max(TimeUnit.MILLISECONDS.toNanos(1), deadline - System.nanoTime())));
+    }
+
+    /**
+     * A pooled connection. The pool is fair: callers get connections in the order they asked, so a
+     * busy pool delays each call by its turn and starves none. A call with a deadline (an acquire)
+     * waits until its deadline, however long, and no longer; any other call (a release, a renewal,
+     * a listing) waits up to {@code pool.max-wait}.
+     */
+    private Connection borrow(ConnectionPool pool) {
         Long deadline = deadlines.get();
-        if (deadline == null) return null;
-        long waitMillis = Math.min(
-                settings.poolMaxWait.toMillis(),
-                Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime())));
+        long waitMillis = deadline == null
+                ? settings.poolMaxWait.toMillis()
+                : Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime()));
         Connection connection;
         try {
             connection = pool.borrowObject(Duration.ofMillis(waitMillis));
         } catch (NoSuchElementException e) {
             if (e.getCause() == null)
                 throw new PoolBusyException(
-                        "no pooled connection came free within the attempt's time (" + waitMillis
-                                + " ms; pool.max-total is " + settings.poolMaxTotal + ")",
+                        "no pooled connection came free within " + waitMillis + " ms ("
+                                + (deadline == null ? "pool.max-wait" : "the caller's time left") + "; pool.max-total"
+                                + " is " + settings.poolMaxTotal + ")",
                         e);
             throw new JedisException("Could not get a resource from the pool", e);
         } catch (JedisException e) {
@@ -224,7 +398,13 @@ final class RedisStore implements AutoCloseable {
         return connection;
     }
 
-    /** No pooled connection came free before a bounded call's deadline. */
+    /** True when {@code e} says no pooled connection came free in time: the pool is busy, Redis is not at fault. */
+    static boolean poolBusy(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) if (t instanceof PoolBusyException) return true;
+        return false;
+    }
+
+    /** No pooled connection came free in time. */
     private static final class PoolBusyException extends JedisException {
         private static final long serialVersionUID = 1L;
 
@@ -233,7 +413,7 @@ final class RedisStore implements AutoCloseable {
         }
     }
 
-    /** A standalone server's pool, whose borrowing honours a bounded call's deadline. */
+    /** A standalone server's pool, borrowed from by {@link #borrow}. */
     private final class BoundedPooledProvider extends PooledConnectionProvider {
         BoundedPooledProvider(HostAndPort server, JedisClientConfig config, ConnectionPoolConfig pool) {
             super(server, config, pool);
@@ -241,8 +421,7 @@ final class RedisStore implements AutoCloseable {
 
         @Override
         public Connection getConnection() {
-            Connection bounded = getPool() instanceof ConnectionPool pool ? borrowBounded(pool) : null;
-            return bounded != null ? bounded : super.getConnection();
+            return getPool() instanceof ConnectionPool pool ? borrow(pool) : super.getConnection();
         }
 
         @Override
@@ -251,7 +430,7 @@ final class RedisStore implements AutoCloseable {
         }
     }
 
-    /** A cluster's pools (one per node), whose borrowing honours a bounded call's deadline. */
+    /** A cluster's pools (one per node), borrowed from by {@link #borrow}. */
     private final class BoundedClusterProvider extends ClusterConnectionProvider {
         BoundedClusterProvider(Set<HostAndPort> seeds, JedisClientConfig config, ConnectionPoolConfig pool) {
             super(seeds, config, pool);
@@ -259,18 +438,16 @@ final class RedisStore implements AutoCloseable {
 
         @Override
         public Connection getConnectionFromSlot(int slot) {
-            if (deadlines.get() != null) {
-                HostAndPort node = getNode(slot);
-                ConnectionPool pool = node == null ? null : getNodes().get(node.toString());
-                if (pool != null) return borrowBounded(pool);
-            }
-            return super.getConnectionFromSlot(slot);
+            HostAndPort node = getNode(slot);
+            ConnectionPool pool = node == null ? null : getNodes().get(node.toString());
+            // A slot of no known node: Jedis's own path reads the topology again.
+            return pool != null ? borrow(pool) : super.getConnectionFromSlot(slot);
         }
 
         @Override
         public Connection getConnection(HostAndPort node) {
-            ConnectionPool pool = deadlines.get() == null ? null : getNodes().get(node.toString());
-            return pool != null ? borrowBounded(pool) : super.getConnection(node);
+            ConnectionPool pool = getNodes().get(node.toString());
+            return pool != null ? borrow(pool) : super.getConnection(node);
         }
     }
 
@@ -309,7 +486,8 @@ final class RedisStore implements AutoCloseable {
     Set<String> scan(String pattern) {
         return call("scan the namespace for locks", client -> {
             Set<String> found = new HashSet<>();
-            if (client instanceof RedisClusterClient clustered) {
+            BoundedClusterProvider clustered = clusterProvider;
+            if (clustered != null) {
                 for (HostAndPort master : masters(clustered)) {
                     try (Jedis node = connect(clustered, master)) {
                         scanNode(node::scan, pattern, found);
@@ -335,10 +513,9 @@ final class RedisStore implements AutoCloseable {
     }
 
     /** The masters that serve the cluster's slots, asked of the first node that answers. */
-    private static Set<HostAndPort> masters(RedisClusterClient clustered) {
+    private static Set<HostAndPort> masters(ClusterConnectionProvider clustered) {
         JedisException last = null;
-        for (Map.Entry<String, ConnectionPool> node :
-                clustered.getClusterNodes().entrySet()) {
+        for (Map.Entry<String, ConnectionPool> node : clustered.getNodes().entrySet()) {
             List<?> ranges;
             try (Jedis jedis = new Jedis(node.getValue().getResource())) {
                 // Raw CLUSTER SLOTS (Jedis deprecates its wrapper): Redis 6 has no CLUSTER SHARDS.
@@ -370,8 +547,8 @@ final class RedisStore implements AutoCloseable {
     }
 
     /** A connection to {@code master}: from the client's pool, or of its own for a node it has not met. */
-    private Jedis connect(RedisClusterClient clustered, HostAndPort master) {
-        ConnectionPool pool = clustered.getClusterNodes().get(master.toString());
+    private Jedis connect(ClusterConnectionProvider clustered, HostAndPort master) {
+        ConnectionPool pool = clustered.getNodes().get(master.toString());
         return new Jedis(pool != null ? pool.getResource() : new Connection(master, clientConfig(clientName)));
     }
 
@@ -386,6 +563,9 @@ final class RedisStore implements AutoCloseable {
             afterReply.accept(what);
             return result;
         } catch (JedisConnectionException first) {
+            // A server that dropped our connections may have restarted or failed over with another
+            // configuration: the memory policy is read again before the next new lock.
+            policyCheckDue = true;
             clearIdleConnections();
             try {
                 return operation.apply(client());
@@ -399,11 +579,11 @@ final class RedisStore implements AutoCloseable {
     }
 
     private void clearIdleConnections() {
-        UnifiedJedis current = client;
+        BoundedPooledProvider server = serverProvider;
+        BoundedClusterProvider clustered = clusterProvider;
         try {
-            if (current instanceof RedisClient standalone) standalone.getPool().clear();
-            else if (current instanceof RedisClusterClient clustered)
-                clustered.getClusterNodes().values().forEach(ConnectionPool::clear);
+            if (server != null) server.getPool().clear();
+            else if (clustered != null) clustered.getNodes().values().forEach(ConnectionPool::clear);
         } catch (RuntimeException e) {
             // Nothing to drop, or the pool is closing: the retry reports the real problem.
         }
@@ -437,10 +617,10 @@ final class RedisStore implements AutoCloseable {
     List<HostAndPort> nodes() {
         if (!settings.cluster()) return List.of(settings.server);
         List<HostAndPort> nodes = new ArrayList<>();
-        UnifiedJedis current = client;
-        if (current instanceof RedisClusterClient clustered) {
+        BoundedClusterProvider clustered = clusterProvider;
+        if (clustered != null) {
             try {
-                clustered.getClusterNodes().keySet().forEach(node -> nodes.add(HostAndPort.from(node)));
+                clustered.getNodes().keySet().forEach(node -> nodes.add(HostAndPort.from(node)));
             } catch (RuntimeException e) {
                 // The topology is being refreshed; the seed nodes will do.
             }
@@ -456,6 +636,7 @@ final class RedisStore implements AutoCloseable {
             closed = true;
             current = client;
             client = null;
+            serverProvider = null;
             clusterProvider = null;
         }
         if (current != null) current.close();

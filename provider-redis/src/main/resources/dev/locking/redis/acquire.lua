@@ -185,11 +185,11 @@ for i = 1, n do
 end
 
 -- The owner index (user key -> token) lives at least as long as its longest lease; one lock
--- without lease keeps it forever. An index with an expiry also has a keeper field "", so that an
--- index emptied by releases stays, with its expiry, for the owner's next lock instead of being
--- deleted and created again; and its expiry is set with room (the longest lease again, at most a
--- day more), so that most acquisitions neither create the index nor touch its expiry. An index
--- kept forever has no keeper: it disappears with its last entry, as it always did.
+-- without lease keeps it forever. An index with an expiry also has a keeper field "" (never a user
+-- key); its expiry is set with room (the longest lease again, at most a day more), so that most
+-- acquisitions of an owner that holds several locks neither create the index nor touch its expiry.
+-- A release that leaves only the keeper deletes the index (release.lua, index-remove.lua), so an
+-- owner that holds nothing has no index.
 if index then
   local entries = {}
   if indexTtl >= 0 and indexPttl == -2 then

@@ -36,6 +36,9 @@ if index then
       fields = {}
     end
   end
+  -- An index left with nothing but its keeper goes: memory follows what is held, and an owner used
+  -- once (each execute has its own) leaves nothing behind.
+  if redis.call('HLEN', index) == 1 and redis.call('HEXISTS', index, '') == 1 then redis.call('DEL', index) end
   return freed
 end
 result[1] = freed

@@ -125,4 +125,59 @@ class RedisOptionsTest {
                 .build());
         assertTrue(error.getMessage().contains(".namespace must not be empty"), error.getMessage());
     }
+
+    @Test
+    void aClusterNodeWithCredentialsIsRefusedWithoutShowingThem() {
+        for (String node :
+                List.of("redis://:S3cretPW@127.0.0.1:6393", "redis://app:S3cretPW@127.0.0.1:6393", "S3cretPW@h:1")) {
+            String message = problems(Map.of("cluster-nodes", List.of("127.0.0.1:7000", node)));
+            assertTrue(message.contains(TestContext.PATH + ".cluster-nodes[1] holds credentials"), message);
+            assertTrue(message.contains(".password"), message);
+            assertFalse(message.contains("S3cretPW"), message);
+        }
+    }
+
+    @Test
+    void aClusterNodeAsARedisUrlWithoutCredentialsIsAccepted() {
+        RedisSettings settings = RedisSettings.from(new TestContext(Map.of(
+                "cluster-nodes", List.of("redis://127.0.0.1:7000", "rediss://127.0.0.1:7001/", "127.0.0.1:7002"))));
+        assertEquals(
+                List.of("127.0.0.1:7000", "127.0.0.1:7001", "127.0.0.1:7002"),
+                settings.clusterNodes.stream().map(Object::toString).toList());
+        assertTrue(settings.ssl, "rediss:// turns on TLS");
+    }
+
+    @Test
+    void aUrlWhosePathOrQueryIsNotADatabaseIsRefusedWithoutShowingIt() {
+        for (String url : List.of(
+                "redis://127.0.0.1:6379/S3cretPW",
+                "redis://127.0.0.1:6379/0?password=S3cretPW",
+                "redis://h:1/#S3cretPW")) {
+            String message = problems(Map.of("url", url));
+            assertTrue(message.contains(TestContext.PATH + ".url has a"), message);
+            assertFalse(message.contains("S3cretPW"), message);
+        }
+    }
+
+    @Test
+    void moreKeysThanMaxKeysPerCallAreRefusedBeforeAnyLockIsTaken() {
+        Map<String, Object> options = new java.util.HashMap<>(RedisTestConfig.standalone(
+                dev.locking.testkit.servers.RedisServer.shared().url(),
+                dev.locking.testkit.servers.RedisServer.namespace(RedisOptionsTest.class)));
+        options.put("max-keys-per-call", 3);
+        try (LockingModule locking = RedisTestConfig.module(options)) {
+            IllegalArgumentException e = assertThrows(
+                    IllegalArgumentException.class,
+                    () -> locking.acquire(List.of("a", "b", "c", "d"), dev.locking.api.LockOptions.defaults()));
+            assertTrue(e.getMessage().contains("4 keys in one call"), e.getMessage());
+            assertTrue(e.getMessage().contains("max-keys-per-call"), e.getMessage());
+            // Nothing was taken: each key is free for another owner.
+            locking.acquire(
+                    List.of("a", "b", "c"),
+                    dev.locking.api.LockOptions.defaults().owner("B"));
+            assertTrue(locking.release(
+                    List.of("a", "b", "c"),
+                    dev.locking.api.LockOptions.defaults().owner("B")));
+        }
+    }
 }

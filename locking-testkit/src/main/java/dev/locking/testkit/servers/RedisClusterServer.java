@@ -18,6 +18,7 @@ import org.slf4j.LoggerFactory;
 import redis.clients.jedis.DefaultJedisClientConfig;
 import redis.clients.jedis.HostAndPort;
 import redis.clients.jedis.Jedis;
+import redis.clients.jedis.RedisProtocol;
 
 /**
  * A real Redis Cluster on loopback: three masters, each with one replica, started from the {@code
@@ -266,7 +267,7 @@ public final class RedisClusterServer implements AutoCloseable {
         return new Jedis(
                 address,
                 DefaultJedisClientConfig.builder()
-                        .resp2()
+                        .protocol(RedisProtocol.RESP2)
                         .clientName("locking-test")
                         .timeoutMillis(5_000)
                         .build());

@@ -15,6 +15,7 @@ import redis.clients.jedis.DefaultJedisClientConfig;
 import redis.clients.jedis.HostAndPort;
 import redis.clients.jedis.Jedis;
 import redis.clients.jedis.JedisClientConfig;
+import redis.clients.jedis.RedisProtocol;
 import redis.clients.jedis.util.JedisURIHelper;
 
 /**
@@ -158,7 +159,7 @@ public final class RedisServer {
     public Jedis connect() {
         URI uri = URI.create(url);
         JedisClientConfig config = DefaultJedisClientConfig.builder()
-                .resp2()
+                .protocol(RedisProtocol.RESP2)
                 .user(JedisURIHelper.getUser(uri))
                 .password(JedisURIHelper.getPassword(uri))
                 .database(JedisURIHelper.getDBIndex(uri))
