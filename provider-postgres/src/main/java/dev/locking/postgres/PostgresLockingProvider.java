@@ -72,7 +72,7 @@ final class PostgresLockingProvider implements LockingProvider {
      */
     static final long LEAVE_QUEUE_MILLIS = 100;
 
-    /** What the lock functions (schema V3 on) raise when a key's advisory lock wait timed out. */
+    /** What the lock functions raise when a key's advisory lock wait timed out (SQL state 55P03). */
     private static final String KEY_LOCK_TIMEOUT = "dev.locking: lock timeout waiting for a key's advisory lock";
 
     private final String label;
@@ -214,9 +214,9 @@ final class PostgresLockingProvider implements LockingProvider {
     }
 
     /**
-     * The key whose advisory lock timed out. The lock functions name it (schema V3 on); a lock
-     * timeout without that name (an older schema, or a row lock) is reported on the first key, the
-     * only one that can be named then: for a multi-key call that may not be the busy one.
+     * The key whose advisory lock timed out, which the lock functions name. A lock timeout on a row
+     * lock names none and is reported on the first key, the only one that can be named then: for a
+     * multi-key call that may not be the busy one.
      */
     private String busyKey(SQLException e, List<String> keys) {
         if (e instanceof PSQLException p) {
@@ -224,12 +224,6 @@ final class PostgresLockingProvider implements LockingProvider {
             if (m != null && KEY_LOCK_TIMEOUT.equals(m.getMessage()) && keys.contains(m.getDetail()))
                 return m.getDetail();
         }
-        if (keys.size() > 1)
-            log.debug(
-                    "{}: lock timeout on one of {} and the database did not say which; reporting the first."
-                            + " Run migrate to get the schema that names it.",
-                    label,
-                    describe(keys));
         return keys.get(0);
     }
 
@@ -249,72 +243,25 @@ final class PostgresLockingProvider implements LockingProvider {
 
     @Override
     public boolean release(List<String> keys, String owner) {
-        if (!schemaBeforeV7) {
-            try {
-                Released released = call("release " + describe(keys), NO_DEADLINE, (c, limits) -> {
-                    try (PreparedStatement ps = prepare(c, sql.releaseReporting)) {
-                        ps.setArray(1, textArray(c, keys));
-                        ps.setString(2, owner);
-                        ps.setInt(3, limits.lockMillis());
-                        ps.setBoolean(4, settings.synchronousCommit == PostgresSettings.SynchronousCommit.GRANTS);
-                        return readRelease(single(ps, limits), keys);
-                    }
-                });
-                // The release has committed, its grant included: a waiter parked here runs now,
-                // without waiting for the notification (which still comes, and finds it gone).
-                if (released.handedTo() != null && granted.test(released.handedTo(), released.grant()))
-                    queued.remove(released.handedTo());
-                return released.released();
-            } catch (LockingException e) {
-                // A schema migrated before V7 has no locking_release_reporting: the call failed
-                // before it ran. Release as before; waiters here learn of grants by notification.
-                if (!(e.getCause() instanceof SQLException s && "42883".equals(s.getSQLState()))) throw e;
-                schemaBeforeV7 = true;
-                log.info(
-                        "{}: schema \"{}\" is older than this provider (no V7): a waiter in this process learns"
-                                + " that a release handed it its key by notification only, until you run the"
-                                + " migrations: LockingModule.migrate() or `locking migrate`",
-                        label,
-                        settings.schema);
-            }
-        }
-        if (!schemaBeforeV4) {
-            try {
-                return call("release " + describe(keys), NO_DEADLINE, (c, limits) -> {
-                    try (PreparedStatement ps = prepare(c, sql.release)) {
-                        ps.setArray(1, textArray(c, keys));
-                        ps.setString(2, owner);
-                        ps.setInt(3, limits.lockMillis());
-                        ps.setBoolean(4, settings.synchronousCommit == PostgresSettings.SynchronousCommit.GRANTS);
-                        return single(ps, limits).getBoolean(1);
-                    }
-                });
-            } catch (LockingException e) {
-                // A schema migrated before V4 has the three-argument release only: the call failed
-                // before it ran. Keep releasing, durably, until migrate has run.
-                if (!(e.getCause() instanceof SQLException s && "42883".equals(s.getSQLState()) && hasOldRelease()))
-                    throw e;
-                schemaBeforeV4 = true;
-                log.warn(
-                        "{}: schema \"{}\" is older than this provider (no V4); releases work, durably and"
-                                + " slower, until you run the migrations: LockingModule.migrate() or `locking migrate`",
-                        label,
-                        settings.schema);
-            }
-        }
-        return call("release " + describe(keys), NO_DEADLINE, (c, limits) -> {
-            try (PreparedStatement ps = prepare(c, sql.releaseBeforeV4)) {
+        Released released = call("release " + describe(keys), NO_DEADLINE, (c, limits) -> {
+            try (PreparedStatement ps = prepare(c, sql.release)) {
                 ps.setArray(1, textArray(c, keys));
                 ps.setString(2, owner);
                 ps.setInt(3, limits.lockMillis());
-                return single(ps, limits).getBoolean(1);
+                ps.setBoolean(4, settings.synchronousCommit == PostgresSettings.SynchronousCommit.GRANTS);
+                return readRelease(single(ps, limits), keys);
             }
         });
+        // The release has committed, its grant included: a waiter parked here runs now, without
+        // waiting for the notification (which still comes, and finds it gone).
+        if (released.handedTo() != null && granted.test(released.handedTo(), released.grant()))
+            queued.remove(released.handedTo());
+        return released.released();
     }
 
     /**
-     * What a release did: whether it freed the key, and the waiter it handed the key to (schema V7),
-     * with that grant; both null when it handed nothing over.
+     * What a release did: whether it freed the key, and the waiter it handed the key to, with that
+     * grant; both null when it handed nothing over.
      */
     private record Released(boolean released, String handedTo, AcquireResult.Acquired grant) {}
 
@@ -326,25 +273,6 @@ final class PostgresLockingProvider implements LockingProvider {
         OffsetDateTime expires = rs.getObject("handed_expires_at", OffsetDateTime.class);
         return new Released(
                 released, handedTo, new AcquireResult.Acquired(Map.of(keys.get(0), token), expires.toInstant()));
-    }
-
-    /** Set once a release found a schema from before V7 (no locking_release_reporting). */
-    private volatile boolean schemaBeforeV7;
-
-    /** Set once a release found a schema from before V4 (three-argument locking_release only). */
-    private volatile boolean schemaBeforeV4;
-
-    private boolean hasOldRelease() {
-        try {
-            return call("look for the release function", NO_DEADLINE, (c, limits) -> {
-                try (PreparedStatement ps = prepare(c, sql.releaseBeforeV4Present)) {
-                    ps.setString(1, settings.schema);
-                    return single(ps, limits).getBoolean(1);
-                }
-            });
-        } catch (LockingException e) {
-            return false;
-        }
     }
 
     @Override
@@ -405,8 +333,8 @@ final class PostgresLockingProvider implements LockingProvider {
     }
 
     /**
-     * A release handed a key to the first waiter in its queue (schema V6): payload {@code "<waiter
-     * id> <token> <expiry, µs since the epoch> <key>"}. Handed to the waiter if it is parked here;
+     * A release handed a key to the first waiter in its queue: payload {@code "<waiter id> <token>
+     * <expiry, µs since the epoch> <key>"}. Handed to the waiter if it is parked here;
      * otherwise nothing is done: the waiter is another process's, or finds the grant with its next
      * attempt, or frees it when it leaves the queue.
      */
@@ -480,7 +408,6 @@ final class PostgresLockingProvider implements LockingProvider {
                 try (HikariDataSource once = new HikariDataSource(settings.migrationConfig(registrationId))) {
                     applied = PostgresMigrations.migrate(once, settings.schema);
                 }
-            schemaBeforeV4 = false;
             applied.forEach(line -> log.info("{}: applied {}", label, line));
             return applied;
         } catch (FlywayException e) {

@@ -44,6 +44,9 @@ final class PostgresSettings {
     private static final Set<String> RESERVED_POOL_KEYS =
             Set.of("jdbcUrl", "username", "password", "dataSourceClassName", "dataSourceJNDI", "driverClassName");
 
+    /** The schema when none is configured; the jar's reference.conf says the same. */
+    static final String DEFAULT_SCHEMA = "locking";
+
     private static final Pattern SCHEMA = Pattern.compile("[a-z_][a-z0-9_]{0,49}");
     private static final Pattern URL_SECRET = Pattern.compile("(?i)([?&;][^=&;#]*password=)[^&;#]*");
     private static final Pattern URL_USERINFO = Pattern.compile("(//[^/:@]*:)[^/@]*@");
@@ -68,7 +71,7 @@ final class PostgresSettings {
         listenUrl = text(c, "listen-url");
         user = text(c, "user");
         password = text(c, "password");
-        schema = text(c, "schema") == null ? "public" : text(c, "schema");
+        schema = text(c, "schema") == null ? DEFAULT_SCHEMA : text(c, "schema");
         if (!SCHEMA.matcher(schema).matches())
             problems.add(path + ".schema must be a lowercase SQL identifier ([a-z_][a-z0-9_]*, at most 50"
                     + " characters), was \"" + schema + "\"");
@@ -131,7 +134,7 @@ final class PostgresSettings {
     }
 
     /**
-     * The NOTIFY channel of this schema's grants made by a release for a waiter (schema V6; payload:
+     * The NOTIFY channel of this schema's grants made by a release for a waiter (payload:
      * waiter id, token, expiry in microseconds since the epoch, key). The ':' keeps it apart from
      * every schema's key channel: schema names have none.
      */

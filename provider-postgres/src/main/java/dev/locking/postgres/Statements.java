@@ -12,13 +12,8 @@ import java.nio.charset.StandardCharsets;
  */
 final class Statements {
     final String tryAcquire;
+    /** The release, which also reports a key it handed to a waiter. */
     final String release;
-    /** The release that also reports a key it handed to a waiter (schema V7). */
-    final String releaseReporting;
-    /** The release of a schema migrated before V4, which has no fourth argument. */
-    final String releaseBeforeV4;
-    /** Whether the schema has that three-argument release (and so is older than V4). */
-    final String releaseBeforeV4Present;
 
     final String releaseAll;
     final String renew;
@@ -46,9 +41,6 @@ final class Statements {
                 ? asyncUnlessGranted(acquire)
                 : commit(acquire, synchronousCommit);
         release = commit(load("release.sql", schema), synchronousCommit);
-        releaseReporting = commit(load("release-reporting.sql", schema), synchronousCommit);
-        releaseBeforeV4 = commit(load("release-before-v4.sql", schema), synchronousCommit);
-        releaseBeforeV4Present = load("release-before-v4-present.sql", schema);
         releaseAll = commit(load("release-all.sql", schema), synchronousCommit);
         renew = commit(load("renew.sql", schema), synchronousCommit);
         leaveQueue = commit(load("leave-queue.sql", schema), synchronousCommit);

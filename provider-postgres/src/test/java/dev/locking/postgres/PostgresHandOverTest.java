@@ -31,7 +31,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 /**
- * Schema V6: the release of a key hands it to the first waiter in line, in its own transaction, and
+ * The release of a key hands it to the first waiter in line, in its own transaction, and
  * tells that waiter's process in a notification. Driven through the SPI (what the store holds after
  * each step) and once through {@link LockingModule} (the waiter runs on the notification alone).
  */
@@ -263,7 +263,7 @@ class PostgresHandOverTest {
     }
 
     @Test
-    @DisplayName("the release's reply hands the key to a waiter of the releasing process at once (V7)")
+    @DisplayName("the release's reply hands the key to a waiter of the releasing process at once ")
     void theReleasingProcessHandsTheGrantOverFromTheReply() throws Exception {
         Map<String, Object> options = slowPollOptions();
         // No listener either: no notification can tell this process of the grant.
@@ -288,41 +288,6 @@ class PostgresHandOverTest {
         // Through the module: the parked caller runs long before its 20 s poll.
         try (LockingModule module = TestModules.module(options)) {
             handOver(module, module, "handed-in-reply-module");
-        }
-    }
-
-    @Test
-    @DisplayName("on a schema without V7 releases still work and grants still arrive by notification")
-    void aSchemaWithoutV7StillHandsOverByNotification() throws Exception {
-        String old = TestModules.migratedSchema(server, "handover_v6");
-        // Back to V6: its locking_release, as V6 created it, and no locking_release_reporting.
-        String v6;
-        try (java.io.InputStream in = PostgresHandOverTest.class.getResourceAsStream(
-                "/db/migration/locking/postgres/V6__locking_release_grants.sql")) {
-            v6 = new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
-        }
-        String release = v6.substring(
-                        v6.indexOf("CREATE OR REPLACE FUNCTION \"${flyway:defaultSchema}\".locking_release("),
-                        v6.indexOf("-- Removes a waiter that gave up"))
-                .replace("${flyway:defaultSchema}", old);
-        try (java.sql.Connection c = server.dataSource().getConnection();
-                java.sql.Statement st = c.createStatement()) {
-            st.execute(release);
-            st.execute("DROP FUNCTION " + old + ".locking_release_reporting(text[], text, integer, boolean)");
-            st.execute("DELETE FROM " + old + ".locking_schema_history WHERE version = '7'");
-        }
-        TestContext context = new TestContext(TestModules.options(server, server.jdbcUrl(), old));
-        context.takeGrants = true;
-        try (LockingProvider p = provider(context)) {
-            String k = "handed-v6";
-            assertInstanceOf(AcquireResult.Acquired.class, attempt(p, List.of(k), "A", LEASE, null));
-            assertInstanceOf(AcquireResult.Blocked.class, attempt(p, List.of(k), "W", LEASE, "w-v6"));
-            assertTrue(p.release(List.of(k), "A"), "released without V7");
-            TestProviderContext.HandedGrant told = context.grants.poll(10, TimeUnit.SECONDS);
-            assertNotNull(told, "the grant arrived by notification");
-            assertEquals("w-v6", told.waiterId());
-            assertTrue(p.release(List.of(k), "W"));
-            assertFalse(p.release(List.of(k), "W"), "and releases keep answering truly");
         }
     }
 

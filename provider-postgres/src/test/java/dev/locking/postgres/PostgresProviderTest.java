@@ -43,8 +43,8 @@ import org.slf4j.LoggerFactory;
 /** What is PostgreSQL-specific: migrations, options, secrets, SQL safety, the advisory-lock design. */
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
 class PostgresProviderTest {
-    /** The provider's migrations, V1 to V7. */
-    private static final int MIGRATIONS = 7;
+    /** The provider's migrations: the baseline V1. */
+    private static final int MIGRATIONS = 1;
 
     private static final PostgresServer server = PostgresServer.shared();
     private static String schema;
@@ -90,15 +90,7 @@ class PostgresProviderTest {
         try (LockingProvider p = provider(options(fresh))) {
             List<String> applied = p.migrate();
             assertEquals(MIGRATIONS, applied.size(), applied.toString());
-            assertTrue(
-                    applied.get(0).contains("V1")
-                            && applied.get(1).contains("V2")
-                            && applied.get(2).contains("V3")
-                            && applied.get(3).contains("V4")
-                            && applied.get(4).contains("V5")
-                            && applied.get(5).contains("V6")
-                            && applied.get(6).contains("V7"),
-                    applied.toString());
+            assertTrue(applied.get(0).contains("V1"), applied.toString());
             assertEquals(List.of(), p.migrate(), "a second migrate has nothing to do");
             assertEquals(
                     List.of("locking", "locking_schema_history", "locking_waiter"),
@@ -128,7 +120,7 @@ class PostgresProviderTest {
                     List.of("1|the app's own"),
                     query("SELECT version || '|' || description FROM " + app + ".flyway_schema_history"));
             assertEquals(
-                    List.of("0", "1", "2", "3", "4", "5", "6", "7"),
+                    List.of("0", "1"),
                     query("SELECT version FROM " + app + ".locking_schema_history ORDER BY installed_rank"));
         } finally {
             server.dropSchema(app);
@@ -159,50 +151,6 @@ class PostgresProviderTest {
             assertTrue(millis >= 900 && millis < 10_000, "cancelled after " + millis + " ms");
             blocker.rollback();
             assertTrue(p.release(List.of(key), "A"), "the lock was still held, and is released now");
-        }
-    }
-
-    @Test
-    @DisplayName("a schema migrated before V4 keeps locking, releases included, until migrate brings it to V4")
-    void schemaBeforeV4KeepsWorkingUntilMigrated() {
-        String old = server.newSchema("before_v4");
-        try {
-            org.flywaydb.core.Flyway.configure(PostgresMigrations.class.getClassLoader())
-                    .dataSource(server.dataSource())
-                    .schemas(old)
-                    .table(PostgresMigrations.HISTORY_TABLE)
-                    .locations(PostgresMigrations.LOCATION)
-                    .baselineOnMigrate(true)
-                    .baselineVersion("0")
-                    .target("3")
-                    .load()
-                    .migrate();
-            assertEquals(
-                    List.of("1", "2", "3"),
-                    query("SELECT version FROM " + old + ".locking_schema_history ORDER BY installed_rank"));
-            try (LockingProvider p = provider(options(old))) {
-                for (int round = 0; round < 2; round++) { // before and after migrate
-                    AcquireResult.Acquired a = (AcquireResult.Acquired)
-                            p.tryAcquire(new AcquireRequest(List.of("v3-key"), "A", Duration.ofSeconds(30), null));
-                    assertInstanceOf(
-                            AcquireResult.Blocked.class,
-                            p.tryAcquire(new AcquireRequest(List.of("v3-key"), "B", null, null)));
-                    assertFalse(p.release(List.of("v3-key"), "B"), "not B's");
-                    assertTrue(p.release(List.of("v3-key"), "A"));
-                    AcquireResult.Acquired b = (AcquireResult.Acquired)
-                            p.tryAcquire(new AcquireRequest(List.of("v3-key"), "B", null, null));
-                    assertTrue(
-                            b.fencingTokens().get("v3-key") > a.fencingTokens().get("v3-key"));
-                    assertTrue(p.release(List.of("v3-key"), "B"));
-                    if (round == 0) {
-                        List<String> applied = p.migrate();
-                        assertEquals(MIGRATIONS - 3, applied.size(), applied.toString());
-                        assertTrue(applied.get(0).contains("V4"), applied.toString());
-                    }
-                }
-            }
-        } finally {
-            server.dropSchema(old);
         }
     }
 
@@ -556,26 +504,26 @@ class PostgresProviderTest {
         List<String> grants = List.of(
                 "locking_try_acquire on",
                 "locking_try_acquire off", // refused: decides no ownership
-                "locking_release_reporting off",
+                "locking_release off",
                 "locking_try_acquire on",
-                "locking_release_reporting on");
+                "locking_release on");
         assertEquals(grants, commitsIn(null, "sc-default-"), "the default is grants");
         assertEquals(grants, commitsIn("grants", "sc-grants-"));
         assertEquals(
                 List.of(
                         "locking_try_acquire on",
                         "locking_try_acquire on",
-                        "locking_release_reporting on",
+                        "locking_release on",
                         "locking_try_acquire on",
-                        "locking_release_reporting on"),
+                        "locking_release on"),
                 commitsIn("on", "sc-on-"));
         assertEquals(
                 List.of(
                         "locking_try_acquire off",
                         "locking_try_acquire off",
-                        "locking_release_reporting off",
+                        "locking_release off",
                         "locking_try_acquire off",
-                        "locking_release_reporting off"),
+                        "locking_release off"),
                 commitsIn("off", "sc-off-"));
     }
 
