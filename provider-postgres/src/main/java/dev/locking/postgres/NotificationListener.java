@@ -21,8 +21,7 @@ import org.slf4j.LoggerFactory;
  * transaction (or statement) mode LISTEN would land on a server session shared with other clients
  * and receive nothing, so the listener warns and stops, and waiters poll.
  *
- * <p>A connection borrowed from the application's pool goes back to it with UNLISTEN run, or is
- * discarded: never still listening, where the driver would buffer every later NOTIFY on it.
+ * <p>Its connection is its own (see {@link ListenerTarget}), never one of a pool.
  */
 final class NotificationListener implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(NotificationListener.class);
@@ -30,25 +29,9 @@ final class NotificationListener implements AutoCloseable {
     private static final long PING_NANOS = 10_000_000_000L;
     private static final long MAX_BACKOFF_MILLIS = 5_000;
 
+    /** Opens the listener's connection; its toString names where, without secrets, for log lines. */
     interface ConnectionSource {
         Connection open() throws SQLException;
-
-        /**
-         * True when connections come from the application's pool and go back to it on close: they
-         * must be cleaned of LISTEN first.
-         */
-        default boolean borrowed() {
-            return false;
-        }
-
-        /** Makes sure a borrowed connection that could not be cleaned is never handed out again. */
-        default void discard(Connection connection) {
-            try {
-                connection.abort(Runnable::run);
-            } catch (SQLException | RuntimeException ignored) {
-                // Nothing more can be done; the pool validates it before the next use.
-            }
-        }
     }
 
     private final String label;
@@ -89,13 +72,11 @@ final class NotificationListener implements AutoCloseable {
     private void run() {
         long backoff = 200;
         boolean warned = false;
+        boolean everConnected = false;
         while (!closed) {
             Connection connection = null;
-            boolean listened = false;
-            boolean autoCommit = true;
             try {
                 connection = source.open();
-                autoCommit = connection.getAutoCommit();
                 connection.setAutoCommit(true);
                 if (sharedSession(connection)) {
                     pooled = true;
@@ -108,11 +89,11 @@ final class NotificationListener implements AutoCloseable {
                     onConnected.run();
                     break;
                 }
-                listened = true;
                 try (Statement st = connection.createStatement()) {
                     for (String channel : channels.keySet()) st.execute("LISTEN \"" + channel + "\"");
                 }
                 listening = true;
+                everConnected = true;
                 if (warned) log.info("{}: notification listener reconnected", label);
                 warned = false;
                 backoff = 200;
@@ -120,16 +101,24 @@ final class NotificationListener implements AutoCloseable {
                 listen(connection);
             } catch (SQLException | RuntimeException e) {
                 if (closed) break;
-                if (!warned)
+                if (!warned && everConnected)
                     log.warn(
                             "{}: notification listener lost its connection ({}); waiters poll until it is back",
                             label,
+                            e.toString());
+                else if (!warned)
+                    log.warn(
+                            "{}: notification listener cannot connect to {} ({}); waiters poll until it can. If the"
+                                    + " application's DataSource connects in a way the listener cannot repeat, set"
+                                    + " listen-url (with the user and password options)",
+                            label,
+                            source,
                             e.toString());
                 else log.debug("{}: notification listener still cannot connect: {}", label, e.toString());
                 warned = true;
             } finally {
                 listening = false;
-                if (connection != null) giveBack(connection, listened, autoCommit);
+                if (connection != null) close(connection);
             }
             if (closed || pooled) break;
             sleep(backoff);
@@ -185,33 +174,7 @@ final class NotificationListener implements AutoCloseable {
         }
     }
 
-    /**
-     * Closes {@code connection}; one borrowed from the application's pool goes back without its
-     * LISTEN and its buffered notifications, with its auto-commit as it was, or is discarded.
-     */
-    private void giveBack(Connection connection, boolean listened, boolean autoCommit) {
-        if (source.borrowed()) {
-            // close() interrupts this thread; the clean-up must run all the same.
-            boolean interrupted = Thread.interrupted();
-            try {
-                if (listened) {
-                    try (Statement st = connection.createStatement()) {
-                        st.setQueryTimeout(2);
-                        st.execute("UNLISTEN *");
-                    }
-                    connection.unwrap(PGConnection.class).getNotifications(); // drops what it buffered
-                }
-                if (!autoCommit) connection.setAutoCommit(false);
-            } catch (SQLException | RuntimeException e) {
-                log.debug(
-                        "{}: could not UNLISTEN on the application's connection ({}); discarding it",
-                        label,
-                        e.toString());
-                source.discard(connection);
-            } finally {
-                if (interrupted) Thread.currentThread().interrupt();
-            }
-        }
+    private void close(Connection connection) {
         try {
             connection.close();
         } catch (SQLException e) {

@@ -81,6 +81,9 @@ final class PostgresLockingProvider implements LockingProvider {
     private final HikariDataSource ownedPool;
     private final Statements sql;
     private final NotificationListener listener;
+    /** Where the LISTEN connection goes; null when waiters only poll. */
+    private final ListenerTarget listenerTarget;
+
     private final String registrationId;
     private final StatementWatchdog timeouts;
     private final long statementTimeoutMillis;
@@ -119,15 +122,26 @@ final class PostgresLockingProvider implements LockingProvider {
         // After the pool (whose construction is what can still fail), before the first call.
         this.timeouts = new StatementWatchdog(label);
         this.granted = granted;
-        if (settings.notifications == PostgresSettings.Notifications.LISTEN) {
+        this.listenerTarget =
+                settings.notifications == PostgresSettings.Notifications.LISTEN ? listenerTarget(handedIn) : null;
+        if (listenerTarget != null) {
             this.listener = new NotificationListener(
                     label,
                     Map.of(settings.channel(), keyReleased, settings.grantChannel(), this::grantNotified),
-                    listenerConnections(registrationId),
+                    listenerConnections(listenerTarget, registrationId),
                     this::checkSchema);
             listener.start();
         } else {
             this.listener = null;
+            if (settings.notifications == PostgresSettings.Notifications.LISTEN)
+                log.warn(
+                        "{}: cannot tell how the application's DataSource ({}) connects, so no LISTEN connection of"
+                                + " its own can be opened: waiters poll every {} ms. Set listen-url to a direct URL of"
+                                + " the database (same user and password options) for wake-ups by notification, or"
+                                + " notifications = poll to say so",
+                        label,
+                        handedIn.map(ds -> ds.getClass().getName()).orElse("none"),
+                        settings.pollInterval.toMillis());
             Thread check = new Thread(this::checkSchema, "locking-postgres-schema-check-" + label);
             check.setDaemon(true);
             check.start();
@@ -775,42 +789,35 @@ final class PostgresLockingProvider implements LockingProvider {
         }
     }
 
-    private NotificationListener.ConnectionSource listenerConnections(String registrationId) {
-        String url = settings.listenUrl != null
-                ? settings.listenUrl
-                : (ownedPool != null || settings.url != null) ? settings.url : null;
-        if (url == null) {
-            // The application's DataSource only: one of its connections is kept for LISTEN, and
-            // goes back to the application's pool without it.
-            DataSource ds = dataSource;
-            return new NotificationListener.ConnectionSource() {
-                @Override
-                public Connection open() throws SQLException {
-                    return ds.getConnection();
-                }
+    /**
+     * Where the LISTEN connection goes: listen-url, else url, else the settings the application's
+     * DataSource connects with. Null when none of them is known: waiters then poll.
+     */
+    private ListenerTarget listenerTarget(Optional<DataSource> handedIn) {
+        if (settings.listenUrl != null || settings.url != null || handedIn.isEmpty())
+            return ListenerTarget.of(
+                    settings.listenUrl != null ? settings.listenUrl : settings.url,
+                    settings.user,
+                    settings.password,
+                    null);
+        return ListenerTarget.of(handedIn.get()).orElse(null);
+    }
 
-                @Override
-                public boolean borrowed() {
-                    return true;
-                }
+    private NotificationListener.ConnectionSource listenerConnections(ListenerTarget target, String registrationId) {
+        Properties overrides = new Properties();
+        overrides.setProperty("ApplicationName", "dev.locking listener lp_" + registrationId);
+        overrides.setProperty("tcpKeepAlive", "true");
+        overrides.setProperty("connectTimeout", "10");
+        return new NotificationListener.ConnectionSource() {
+            @Override
+            public Connection open() throws SQLException {
+                return target.open(overrides);
+            }
 
-                @Override
-                public void discard(Connection connection) {
-                    if (ds instanceof HikariDataSource hikari) hikari.evictConnection(connection);
-                    else NotificationListener.ConnectionSource.super.discard(connection);
-                }
-            };
-        }
-        return () -> {
-            Properties props = new Properties();
-            if (settings.user != null) props.setProperty("user", settings.user);
-            if (settings.password != null) props.setProperty("password", settings.password);
-            props.setProperty("ApplicationName", "dev.locking listener lp_" + registrationId);
-            props.setProperty("tcpKeepAlive", "true");
-            props.setProperty("connectTimeout", "10");
-            Connection c = openListening(url, props, ListenerSocketFactory.class.getName());
-            if (c == null) throw new SQLException("not a PostgreSQL JDBC URL: " + PostgresSettings.redact(url));
-            return c;
+            @Override
+            public String toString() {
+                return target.toString();
+            }
         };
     }
 
@@ -844,14 +851,12 @@ final class PostgresLockingProvider implements LockingProvider {
     }
 
     private String mode() {
-        if (settings.notifications == PostgresSettings.Notifications.POLL)
-            return "poll every " + settings.pollInterval.toMillis() + " ms";
-        if (listener != null && listener.stoppedBehindPooler())
+        if (listener == null) return "poll every " + settings.pollInterval.toMillis() + " ms";
+        if (listener.stoppedBehindPooler())
             return "poll every " + settings.pollInterval.toMillis() + " ms (LISTEN went through a transaction-mode"
                     + " pooler; set listen-url)";
-        return "LISTEN/NOTIFY on "
-                + (settings.listenUrl != null ? PostgresSettings.redact(settings.listenUrl) : where())
-                + ", polling every " + settings.pollInterval.toMillis() + " ms as backstop";
+        return "LISTEN/NOTIFY on " + listenerTarget + ", polling every " + settings.pollInterval.toMillis()
+                + " ms as backstop";
     }
 
     private static String describe(List<String> keys) {

@@ -48,8 +48,10 @@ final class PostgresSettings {
     static final String DEFAULT_SCHEMA = "locking";
 
     private static final Pattern SCHEMA = Pattern.compile("[a-z_][a-z0-9_]{0,49}");
-    private static final Pattern URL_SECRET = Pattern.compile("(?i)([?&;][^=&;#]*password=)[^&;#]*");
-    private static final Pattern URL_USERINFO = Pattern.compile("(//[^/:@]*:)[^/@]*@");
+    /** A password parameter: pgjdbc ends a parameter's value at the next '&' only. */
+    private static final Pattern URL_SECRET = Pattern.compile("(?i)([?&;][^=&;#]*password=)[^&]*");
+    /** A user:password@ before the host, up to the last '@' before the query (a password may hold '@'). */
+    private static final Pattern URL_USERINFO = Pattern.compile("(//[^/:@?]*:)[^?]*@");
 
     final String url;
     final String listenUrl;
@@ -185,10 +187,43 @@ final class PostgresSettings {
                 + ", notifications=" + notifications + ", pollInterval=" + pollInterval + "}";
     }
 
+    /**
+     * Refuses a URL the driver cannot use, before any connection is tried, with a message that
+     * shows no secret: the driver would take {@code user:password@host} for a host name (and put
+     * the password in its UnknownHostException), and it logs a raw warning for a bad port.
+     */
     private static void checkJdbcUrl(String url, String key, List<String> problems) {
-        if (url != null && !url.startsWith("jdbc:postgresql:"))
+        if (url == null) return;
+        if (!url.startsWith("jdbc:postgresql:")) {
             problems.add(
                     key + " must be a PostgreSQL JDBC URL starting with jdbc:postgresql:, was \"" + redact(url) + "\"");
+            return;
+        }
+        if (!url.startsWith("jdbc:postgresql://")) return; // jdbc:postgresql:database, on localhost
+        String rest = url.substring("jdbc:postgresql://".length());
+        int end = rest.length();
+        for (char stop : new char[] {'/', '?'}) if (rest.indexOf(stop) >= 0) end = Math.min(end, rest.indexOf(stop));
+        String hosts = rest.substring(0, end);
+        if (hosts.contains("@")) {
+            problems.add(key + " must not carry a user or password before the host (user:password@host), which the"
+                    + " PostgreSQL driver does not read: set the user and password options instead, was \""
+                    + redact(url) + "\"");
+            return;
+        }
+        for (String host : hosts.split(",")) {
+            int colon = host.startsWith("[") ? host.indexOf("]:") + 1 : host.lastIndexOf(':');
+            if (colon <= 0) continue;
+            String port = host.substring(colon + 1);
+            boolean valid =
+                    port.matches("[0-9]{1,5}") && Integer.parseInt(port) >= 1 && Integer.parseInt(port) <= 65535;
+            if (!valid) {
+                problems.add(key + " has the port \"" + port + "\", which is not a number from 1 to 65535: \""
+                        + redact(url) + "\"");
+                return;
+            }
+        }
+        if (org.postgresql.Driver.parseURL(url, null) == null)
+            problems.add(key + " is not a JDBC URL the PostgreSQL driver can read: \"" + redact(url) + "\"");
     }
 
     private static String text(Config c, String key) {

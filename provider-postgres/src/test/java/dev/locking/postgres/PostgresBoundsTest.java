@@ -24,11 +24,8 @@ import dev.locking.testkit.servers.PgBouncerServer;
 import dev.locking.testkit.servers.PostgresServer;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
-import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.sql.Statement;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -42,8 +39,8 @@ import org.junit.jupiter.api.Timeout;
 import org.slf4j.LoggerFactory;
 
 /**
- * Callers' deadlines against a busy key's advisory lock, the listener's connection hygiene on the
- * application's pool and behind PgBouncer, and migrate's error message.
+ * Callers' deadlines against a busy key's advisory lock, the listener behind PgBouncer, and
+ * migrate's error message.
  */
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
 @SuppressWarnings("try") // resources held for the body's duration, not used in it
@@ -322,30 +319,6 @@ class PostgresBoundsTest {
                 assertTrue(millis < 500, "leaveQueue took " + millis + " ms");
             }
             assertTrue(p.release(List.of(key), "A"));
-        }
-    }
-
-    @Test
-    @DisplayName("the application's pooled connection that LISTENed goes back to its pool no longer listening")
-    void listenerConnectionIsReturnedUnlistened() throws Exception {
-        HikariConfig config = TestModules.appPoolConfig(server);
-        config.setMaximumPoolSize(1);
-        config.setConnectionTimeout(10_000);
-        try (HikariDataSource appPool = new HikariDataSource(config)) {
-            Map<String, Object> opts = new HashMap<>();
-            opts.put("schema", schema);
-            try (LockingProvider p = new PostgresLockingProviderFactory().create(new TestContext(opts, appPool))) {
-                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-                while (!((PostgresLockingProvider) p).listening() && System.nanoTime() < deadline) Thread.sleep(20);
-                assertTrue(((PostgresLockingProvider) p).listening(), "the listener took the pool's connection");
-            }
-            try (Connection c = appPool.getConnection();
-                    Statement st = c.createStatement();
-                    ResultSet rs = st.executeQuery("SELECT pg_listening_channels()")) {
-                List<String> channels = new ArrayList<>();
-                while (rs.next()) channels.add(rs.getString(1));
-                assertEquals(List.of(), channels, "the application's connection still LISTENs");
-            }
         }
     }
 

@@ -248,6 +248,35 @@ class PostgresProviderTest {
     }
 
     @Test
+    @DisplayName("a URL the driver cannot use (user:password@host, a bad port) is refused at start, showing no secret")
+    void urlsTheDriverCannotUseAreRefusedWithoutTheSecret() {
+        String secret = "Pw-7f3c@x";
+        for (String url : List.of(
+                "jdbc:postgresql://app:" + secret + "@127.0.0.1/db",
+                "jdbc:postgresql://app:" + secret + "@127.0.0.1:5432/db",
+                "jdbc:postgresql://127.0.0.1:54x32/db?password=" + secret + "#tail",
+                "jdbc:postgresql://127.0.0.1:99999/db?user=app&password=" + secret)) {
+            Map<String, Object> opts = new HashMap<>();
+            opts.put("url", url);
+            opts.put("listen-url", url);
+            LockingConfigurationException e =
+                    assertThrows(LockingConfigurationException.class, () -> new PostgresLockingProviderFactory()
+                            .create(new TestContext(opts)));
+            assertEquals(2, e.problems().size(), e.problems().toString());
+            assertTrue(
+                    e.problems().get(0).startsWith(TestContext.PATH + ".url "),
+                    e.problems().toString());
+            assertTrue(
+                    e.problems().get(1).startsWith(TestContext.PATH + ".listen-url "),
+                    e.problems().toString());
+            assertFalse(e.getMessage().contains("Pw-7f3c") || e.getMessage().contains("7f3c"), e.getMessage());
+        }
+        assertEquals(
+                "jdbc:postgresql://h/db?user=u&password=<masked>",
+                PostgresSettings.redact("jdbc:postgresql://h/db?user=u&password=ab#cd;ef"));
+    }
+
+    @Test
     @DisplayName("the password appears in no log line, exception or toString, also when the server is down")
     void passwordIsNeverShown() {
         String secret = "S3cret-Pa55word";
