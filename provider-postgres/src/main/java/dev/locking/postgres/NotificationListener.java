@@ -1,5 +1,6 @@
 package dev.locking.postgres;
 
+import dev.locking.spi.Printable;
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;
@@ -105,7 +106,7 @@ final class NotificationListener implements AutoCloseable {
                     log.warn(
                             "{}: notification listener lost its connection ({}); waiters poll until it is back",
                             label,
-                            e.toString());
+                            Printable.escape(e.toString()));
                 else if (!warned)
                     log.warn(
                             "{}: notification listener cannot connect to {} ({}); waiters poll until it can. If the"
@@ -113,8 +114,12 @@ final class NotificationListener implements AutoCloseable {
                                     + " listen-url (with the user and password options)",
                             label,
                             source,
-                            e.toString());
-                else log.debug("{}: notification listener still cannot connect: {}", label, e.toString());
+                            Printable.escape(e.toString()));
+                else
+                    log.debug(
+                            "{}: notification listener still cannot connect: {}",
+                            label,
+                            Printable.escape(e.toString()));
                 warned = true;
             } finally {
                 listening = false;
@@ -161,7 +166,10 @@ final class NotificationListener implements AutoCloseable {
         } catch (SQLException e) {
             // Statement mode refuses the transaction; any other failure leaves it unproven that this
             // pooler keeps sessions, and polling is correct either way.
-            log.debug("{}: could not check the pooler's mode ({}); assuming transaction mode", label, e.toString());
+            log.debug(
+                    "{}: could not check the pooler's mode ({}); assuming transaction mode",
+                    label,
+                    Printable.escape(e.toString()));
             return true;
         }
     }
@@ -178,7 +186,7 @@ final class NotificationListener implements AutoCloseable {
         try {
             connection.close();
         } catch (SQLException e) {
-            log.debug("{}: closing the listener connection: {}", label, e.toString());
+            log.debug("{}: closing the listener connection: {}", label, Printable.escape(e.toString()));
         }
     }
 

@@ -7,6 +7,7 @@ import dev.locking.spi.AcquireRequest;
 import dev.locking.spi.AcquireResult;
 import dev.locking.spi.HeldLock;
 import dev.locking.spi.LockingProvider;
+import dev.locking.spi.Printable;
 import java.sql.Array;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -292,7 +293,7 @@ final class PostgresLockingProvider implements LockingProvider {
     @Override
     public int releaseAll(String owner) {
         return call(
-                "releaseAll of " + (owner == null ? "anonymous locks" : "owner \"" + owner + "\""),
+                "releaseAll of " + (owner == null ? "anonymous locks" : "owner \"" + Printable.escape(owner) + "\""),
                 NO_DEADLINE,
                 (c, limits) -> {
                     try (PreparedStatement ps = prepare(c, sql.releaseAll)) {
@@ -362,7 +363,8 @@ final class PostgresLockingProvider implements LockingProvider {
                     Math.floorDiv(micros, 1_000_000L), Math.floorMod(micros, 1_000_000L) * 1_000L);
             grant = new AcquireResult.Acquired(Map.of(parts[3], Long.parseLong(parts[1])), expiresAt);
         } catch (NumberFormatException e) {
-            log.debug("{}: ignoring a grant notification that is not one ({})", label, e.getMessage());
+            log.debug(
+                    "{}: ignoring a grant notification that is not one ({})", label, Printable.escape(e.getMessage()));
             return;
         }
         if (granted.test(parts[0], grant)) queued.remove(parts[0]);
@@ -550,7 +552,11 @@ final class PostgresLockingProvider implements LockingProvider {
                 if (attempt >= ATTEMPTS || !retryable(e) || !timeLeft) throw failure(what, e, limits, deadline);
                 // Killed backends and restarted servers leave dead connections in the pool; they
                 // fail before the statement ran, so trying again on a fresh one is safe.
-                log.debug("{}: {} failed on a dead connection ({}); trying a fresh one", label, what, e.toString());
+                log.debug(
+                        "{}: {} failed on a dead connection ({}); trying a fresh one",
+                        label,
+                        what,
+                        Printable.escape(e.toString()));
                 if (ownedPool != null) ownedPool.getHikariPoolMXBean().softEvictConnections();
             }
         }
@@ -604,18 +610,54 @@ final class PostgresLockingProvider implements LockingProvider {
                                 + (waitMillis > 0
                                         ? "the " + waitMillis + " ms the call could wait"
                                         : "its connectionTimeout")
-                                + " (" + e.getMessage() + ") and no connection"
+                                + " (" + serverText(e) + ") and no connection"
                                 + " attempt failed: the pool is too small for the load (raise"
                                 + " pool.maximumPoolSize, or the handed-in DataSource's size), or the calls holding"
                                 + " its connections are stuck (a slow or hung database, the network); the call can"
                                 + " be retried.",
                         e);
+            SQLException refusal = serverRefusal(e);
+            String cause = refusal == null
+                    ? serverText(e)
+                    : serverText(refusal) + " (SQL state " + refusal.getSQLState() + ")";
+            String advice = refusal == null
+                    ? "Check that PostgreSQL is running and reachable and that url, user and password are right"
+                    : switch (refusal.getSQLState()) {
+                        case "53300" -> "The server has no connection slot left: lower pool.maximumPoolSize (times the"
+                                + " number of instances), or raise the server's max_connections";
+                        case "28P01", "28000" -> "The server refused the user or its password: check user and"
+                                + " password";
+                        case "3D000" -> "The database in url does not exist: check url";
+                        default -> "Check that PostgreSQL is running and reachable and that url, user and password"
+                                + " are right";
+                    };
             throw new LockingException(
-                    label + " (locking-postgres): " + what + " failed: no connection to " + where() + " ("
-                            + e.getMessage() + "). Check that PostgreSQL is running and reachable and that url,"
-                            + " user and password are right; the call can be retried.",
+                    label + " (locking-postgres): " + what + " failed: no connection to " + where() + " (" + cause
+                            + "). " + advice + "; the call can be retried.",
                     e);
         }
+    }
+
+    /** The server's refusal behind a failed connection attempt (HikariCP chains it as the cause), or null. */
+    private static SQLException serverRefusal(SQLException e) {
+        for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause())
+            if (t instanceof SQLException s
+                    && s.getSQLState() != null
+                    && !s.getSQLState().startsWith("08")
+                    && t instanceof PSQLException) return s;
+        return null;
+    }
+
+    /**
+     * What the server (or the driver) said, in one line, escaped: the server's primary message
+     * without the PL/pgSQL context pgjdbc appends, since a key may appear in it.
+     */
+    static String serverText(SQLException e) {
+        String text = null;
+        if (e instanceof PSQLException p && p.getServerErrorMessage() != null)
+            text = p.getServerErrorMessage().getMessage();
+        if (text == null) text = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+        return Printable.escape(text.strip().lines().findFirst().orElse(""));
     }
 
     /** The HikariCP pool behind {@link #dataSource}, or null (another pool, not started, or closed). */
@@ -731,7 +773,7 @@ final class PostgresLockingProvider implements LockingProvider {
         switch (state) {
             case "42883", "42P01", "3F000" -> {
                 return new LockingException(
-                        prefix + "the locking schema \"" + settings.schema + "\" is not migrated (" + e.getMessage()
+                        prefix + "the locking schema \"" + settings.schema + "\" is not migrated (" + serverText(e)
                                 + "). Run the migrations once against this database: LockingModule.migrate()"
                                 + " from the application, or `locking migrate` from the command line.",
                         e);
@@ -756,14 +798,41 @@ final class PostgresLockingProvider implements LockingProvider {
                         e);
             }
             case "25000" -> {
-                return new LockingException(prefix + e.getMessage(), e);
+                return new LockingException(prefix + serverText(e), e);
+            }
+            case "25006" -> {
+                return new LockingException(
+                        prefix + "the database is read-only (" + serverText(e) + ", SQL state 25006): url reaches a"
+                                + " standby (a replica, or a server still in recovery after a failover). Point url at"
+                                + " the primary; the call can be retried once it is.",
+                        e);
+            }
+            case "53100" -> {
+                return new LockingException(
+                        prefix + "the database server's disk is full (" + serverText(e) + ", SQL state 53100). Free"
+                                + " space on the server; the call can be retried then.",
+                        e);
+            }
+            case "53200" -> {
+                return new LockingException(
+                        prefix + "the database server ran out of shared memory (" + serverText(e) + ", SQL state"
+                                + " 53200). Each key of a call takes one lock until the call commits: take fewer keys"
+                                + " in one call, or raise the server's max_locks_per_transaction.",
+                        e);
+            }
+            case "53300" -> {
+                return new LockingException(
+                        prefix + "the server has no connection slot left (" + serverText(e) + ", SQL state 53300)."
+                                + " Lower pool.maximumPoolSize (times the number of instances), or raise the server's"
+                                + " max_connections; the call can be retried.",
+                        e);
             }
             default -> {
                 String next = connectionLost(e)
                         ? " Check that PostgreSQL at " + where() + " is running; the call can be retried."
                         : " This is unexpected: please report it with the SQL state.";
                 return new LockingException(
-                        prefix + e.getMessage() + " (SQL state " + (state.isEmpty() ? "none" : state) + ")." + next, e);
+                        prefix + serverText(e) + " (SQL state " + (state.isEmpty() ? "none" : state) + ")." + next, e);
             }
         }
     }
@@ -859,10 +928,13 @@ final class PostgresLockingProvider implements LockingProvider {
                 + " ms as backstop";
     }
 
+    /** The keys of a call for a message or a log line, escaped: a key may hold any character. */
     private static String describe(List<String> keys) {
-        if (keys.size() == 1) return "key \"" + keys.get(0) + "\"";
-        if (keys.size() <= 3) return "keys " + keys;
-        return "keys " + keys.subList(0, 3) + " and " + (keys.size() - 3) + " more";
+        if (keys.size() == 1) return "key \"" + Printable.escape(keys.get(0)) + "\"";
+        List<String> shown = keys.subList(0, Math.min(3, keys.size())).stream()
+                .map(k -> "\"" + Printable.escape(k) + "\"")
+                .toList();
+        return "keys " + String.join(", ", shown) + (keys.size() > 3 ? " and " + (keys.size() - 3) + " more" : "");
     }
 
     private static void rollbackQuietly(Connection c) {

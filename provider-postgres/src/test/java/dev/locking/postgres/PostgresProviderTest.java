@@ -328,6 +328,61 @@ class PostgresProviderTest {
     }
 
     @Test
+    @DisplayName("keys and owners are escaped in exception messages and log lines: a newline cannot forge a line")
+    void keysAndOwnersAreEscapedInMessagesAndLogLines() throws Exception {
+        String key = "evil\n12:00:00.000 ERROR forged\u001b[2J";
+        String escaped = "evil\\n12:00:00.000 ERROR forged\\u001B[2J";
+        String owner = "o\r\nX";
+        String empty = server.newSchema("escape");
+        try (LockingProvider p = provider(options(empty))) {
+            LockingException e = assertThrows(
+                    LockingException.class, () -> p.tryAcquire(new AcquireRequest(List.of(key), "A", null, null)));
+            assertTrue(e.getMessage().contains(escaped), e.getMessage());
+            LockingException all = assertThrows(LockingException.class, () -> p.releaseAll(owner));
+            assertTrue(all.getMessage().contains("o\\r\\nX"), all.getMessage());
+            for (String m : List.of(e.getMessage(), all.getMessage()))
+                assertFalse(m.contains("\n") || m.contains("\r") || m.contains("\u001b"), m);
+        } finally {
+            server.dropSchema(empty);
+        }
+        // A log line: a waiter that cannot leave the queue of a busy key says so at DEBUG.
+        Logger logger = (Logger) LoggerFactory.getLogger(PostgresLockingProvider.class);
+        ListAppender<ILoggingEvent> logs = new ListAppender<>();
+        logs.start();
+        logger.addAppender(logs);
+        ch.qos.logback.classic.Level before = logger.getLevel();
+        logger.setLevel(ch.qos.logback.classic.Level.DEBUG);
+        try (LockingProvider p = provider(options(schema));
+                Connection other = server.dataSource().getConnection()) {
+            assertInstanceOf(
+                    AcquireResult.Acquired.class, p.tryAcquire(new AcquireRequest(List.of(key), "A", null, null)));
+            assertInstanceOf(
+                    AcquireResult.Blocked.class,
+                    p.tryAcquire(new AcquireRequest(List.of(key), "B", null, "waiter-b", Duration.ofSeconds(1))));
+            try (PreparedStatement ps = other.prepareStatement("SELECT pg_advisory_lock(hashtextextended(?, 0))")) {
+                ps.setString(1, key);
+                ps.execute();
+            }
+            p.leaveQueue(List.of(key), "waiter-b");
+            try (PreparedStatement ps = other.prepareStatement("SELECT pg_advisory_unlock(hashtextextended(?, 0))")) {
+                ps.setString(1, key);
+                ps.execute();
+            }
+            assertTrue(p.release(List.of(key), "A"));
+        } finally {
+            logger.detachAppender(logs);
+            logger.setLevel(before);
+        }
+        List<String> lines = logs.list.stream()
+                .map(ILoggingEvent::getFormattedMessage)
+                .filter(m -> m.contains("leave the queue"))
+                .toList();
+        assertEquals(1, lines.size(), logs.list.toString());
+        assertTrue(lines.get(0).contains(escaped), lines.get(0));
+        assertFalse(lines.get(0).contains("\n"), lines.get(0));
+    }
+
+    @Test
     @DisplayName("keys and owners full of SQL are stored verbatim: they are only ever bound parameters")
     void hostileKeysAreBoundParameters() {
         List<String> keys = List.of(
