@@ -33,6 +33,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.BiPredicate;
 import java.util.function.Consumer;
 import javax.sql.DataSource;
+import org.flywaydb.core.Flyway;
 import org.flywaydb.core.api.FlywayException;
 import org.postgresql.PGConnection;
 import org.postgresql.PGStatement;
@@ -147,6 +148,9 @@ final class PostgresLockingProvider implements LockingProvider {
             check.setDaemon(true);
             check.start();
         }
+        String incompatible = PostgresMigrations.incompatibility(PostgresMigrations.class.getClassLoader());
+        if (incompatible != null)
+            log.warn("{}: migrate cannot run: {}. Locking itself does not need Flyway and works.", label, incompatible);
         log.info("{}: PostgreSQL locks in schema {} of {}, notifications {}", label, settings.schema, where(), mode());
     }
 
@@ -417,6 +421,10 @@ final class PostgresLockingProvider implements LockingProvider {
     public List<String> migrate() {
         // The start-up check would only race this migration and warn about what it is fixing.
         schemaWarned.set(true);
+        String prefix =
+                label + " (locking-postgres): migrating schema \"" + settings.schema + "\" of " + where() + " failed: ";
+        String incompatible = PostgresMigrations.incompatibility(PostgresMigrations.class.getClassLoader());
+        if (incompatible != null) throw new LockingException(prefix + incompatible + ".");
         try {
             List<String> applied;
             if (ownedPool == null) applied = PostgresMigrations.migrate(dataSource, settings.schema);
@@ -428,9 +436,17 @@ final class PostgresLockingProvider implements LockingProvider {
             return applied;
         } catch (FlywayException e) {
             throw new LockingException(
-                    label + " (locking-postgres): migrating schema \"" + settings.schema + "\" of " + where()
-                            + " failed: " + migrationProblem(e) + ". Check that the user may create tables and"
+                    prefix + migrationProblem(e) + ". Check that the user may create tables and"
                             + " functions in that schema, then run migrate again.",
+                    e);
+        } catch (LinkageError e) {
+            // A Flyway whose own dependencies (Jackson, its database support) are at versions it was
+            // not built for: say which, instead of letting the error escape from deep inside Flyway.
+            throw new LockingException(
+                    prefix + "Flyway " + PostgresMigrations.version(Flyway.class.getClassLoader(), "flyway-core")
+                            + " could not run (" + e + "): one of its dependencies on the class path is at a"
+                            + " version it was not built for. Align them with the versions Flyway declares (its"
+                            + " Jackson, flyway-database-postgresql), then run migrate again.",
                     e);
         }
     }

@@ -1,6 +1,9 @@
 package dev.locking.postgres;
 
+import java.io.IOException;
+import java.io.InputStream;
 import java.util.List;
+import java.util.Properties;
 import javax.sql.DataSource;
 import org.flywaydb.core.Flyway;
 import org.flywaydb.core.api.configuration.FluentConfiguration;
@@ -25,6 +28,34 @@ final class PostgresMigrations {
     static final String HISTORY_TABLE = "locking_schema_history";
 
     private PostgresMigrations() {}
+
+    /**
+     * Why Flyway cannot run here, or null. Flyway's PostgreSQL support is a jar of its own that only
+     * works with the flyway-core of the same version: an application that manages flyway-core alone
+     * (an older one, say) gets this provider's flyway-database-postgresql beside it, and Flyway then
+     * fails inside migrate with a NoSuchMethodError.
+     */
+    static String incompatibility(ClassLoader loader) {
+        String core = version(loader, "flyway-core");
+        String postgres = version(loader, "flyway-database-postgresql");
+        if (core == null || postgres == null || core.equals(postgres)) return null;
+        return "flyway-core " + core + " and flyway-database-postgresql " + postgres + " are on the class path;"
+                + " Flyway needs both at the same version. Declare org.flywaydb:flyway-database-postgresql:" + core
+                + " next to flyway-core (or manage both with one version property)";
+    }
+
+    /** The version of one of Flyway's jars, from its Maven metadata; null when it cannot be read. */
+    static String version(ClassLoader loader, String artifact) {
+        try (InputStream in =
+                loader.getResourceAsStream("META-INF/maven/org.flywaydb/" + artifact + "/pom.properties")) {
+            if (in == null) return null;
+            Properties p = new Properties();
+            p.load(in);
+            return p.getProperty("version");
+        } catch (IOException e) {
+            return null;
+        }
+    }
 
     /** Applies what is pending; one line per migration applied now. */
     static List<String> migrate(DataSource dataSource, String schema) {

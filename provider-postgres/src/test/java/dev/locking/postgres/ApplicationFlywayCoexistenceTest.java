@@ -130,6 +130,27 @@ class ApplicationFlywayCoexistenceTest {
                 rows("SELECT table_name FROM information_schema.tables WHERE table_schema = 'locking' ORDER BY 1"));
     }
 
+    @Test
+    @DisplayName("flyway-core and flyway-database-postgresql at different versions are named before Flyway runs")
+    void mismatchedFlywayJarsAreNamed() throws Exception {
+        assertEquals(null, PostgresMigrations.incompatibility(PostgresMigrations.class.getClassLoader()));
+        for (String[] jar : new String[][] {{"flyway-core", "11.7.2"}, {"flyway-database-postgresql", "13.12.1"}}) {
+            Path folder =
+                    Files.createDirectories(applicationClassPath.resolve("META-INF/maven/org.flywaydb/" + jar[0]));
+            Files.writeString(folder.resolve("pom.properties"), "groupId=org.flywaydb\nversion=" + jar[1] + "\n");
+        }
+        try (URLClassLoader mismatched =
+                new URLClassLoader(new URL[] {applicationClassPath.toUri().toURL()}, null)) {
+            String problem = PostgresMigrations.incompatibility(mismatched);
+            assertTrue(
+                    problem != null
+                            && problem.contains("flyway-core 11.7.2")
+                            && problem.contains("flyway-database-postgresql 13.12.1")
+                            && problem.contains("org.flywaydb:flyway-database-postgresql:11.7.2"),
+                    problem);
+        }
+    }
+
     /** The application's Flyway: its defaults, its script on its own class path. */
     private Flyway applicationFlyway(String script, String sql) throws IOException {
         Path folder = Files.createDirectories(applicationClassPath.resolve("db/migration"));
