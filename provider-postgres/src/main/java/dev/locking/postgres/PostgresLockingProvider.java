@@ -198,7 +198,7 @@ final class PostgresLockingProvider implements LockingProvider {
             if (poolSaturated(e.getCause())
                     && (request.budget() == null
                             || System.nanoTime() - started < request.budget().toNanos())) {
-                warnSaturated();
+                if (opened) warnSaturated();
                 return new AcquireResult.Blocked(keys.get(0), SATURATED_RETRY, null);
             }
             throw e;
@@ -604,21 +604,37 @@ final class PostgresLockingProvider implements LockingProvider {
      * own, or a handed-in {@link HikariDataSource}) no longer than its lock wait and statement could
      * run ({@link #QUERY_SLACK_MILLIS} past the deadline, at least {@link #LOCK_FLOOR_MILLIS} plus
      * that), when that is shorter than the pool's {@code connectionTimeout}; any other call, or
-     * another pool, waits the pool's own timeout.
+     * another pool, waits the pool's own timeout. Until the pool has opened its first connection
+     * every call waits up to the pool's {@code connectionTimeout} too: a cold JVM on a busy host
+     * takes longer than a caller that does not wait would allow to open it, and the first call must
+     * not fail for that.
      */
     private Connection borrow(String what, long deadline) {
         long waitMillis = 0;
+        HikariPool pool = hikariPool();
+        boolean opening = pool != null && !opened && pool.getTotalConnections() == 0;
         try {
-            HikariPool pool = deadline == NO_DEADLINE ? null : hikariPool();
-            if (pool != null) {
+            Connection c = null;
+            if (pool != null && deadline != NO_DEADLINE && !opening) {
                 long left = TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
                 waitMillis = Math.max(LOCK_FLOOR_MILLIS, left) + QUERY_SLACK_MILLIS;
                 if (waitMillis < ((HikariDataSource) dataSource).getConnectionTimeout())
-                    return pool.getConnection(waitMillis);
-                waitMillis = 0;
+                    c = pool.getConnection(waitMillis);
+                else waitMillis = 0;
             }
-            return dataSource.getConnection();
+            if (c == null) c = dataSource.getConnection();
+            opened = true;
+            return c;
         } catch (SQLException e) {
+            if (poolSaturated(e) && opening)
+                throw new LockingException(
+                        label + " (locking-postgres): " + what + " failed: the pool could not open its first"
+                                + " connection to " + where() + " within its connectionTimeout ("
+                                + ((HikariDataSource) dataSource).getConnectionTimeout() + " ms; " + serverText(e)
+                                + "), and no attempt failed: connecting is slow (a busy host or database, the"
+                                + " network). Raise pool.connectionTimeout if this host is that slow; the call can be"
+                                + " retried.",
+                        e);
             if (poolSaturated(e))
                 throw new LockingException(
                         label + " (locking-postgres): " + what + " failed: every connection of the pool stayed in"
@@ -675,6 +691,9 @@ final class PostgresLockingProvider implements LockingProvider {
         if (text == null) text = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
         return Printable.escape(text.strip().lines().findFirst().orElse(""));
     }
+
+    /** Set once a connection was borrowed: the pool has opened, and calls wait only within their deadline. */
+    private volatile boolean opened;
 
     /** The HikariCP pool behind {@link #dataSource}, or null (another pool, not started, or closed). */
     private HikariPool hikariPool() {
