@@ -81,7 +81,15 @@ final class PostgresLockingProvider implements LockingProvider {
     private final PostgresSettings settings;
     private final DataSource dataSource;
     private final HikariDataSource ownedPool;
-    private final Statements sql;
+    /** The statements, as they start out; {@link #sql} turns to the guarded ones once needed. */
+    private final Statements plain;
+
+    /**
+     * The statements calls use now: {@link #plain}, or those that turn off the server's own
+     * timeouts first, once the database or role turned out to set them (see {@link Statements#GUARD}).
+     */
+    private volatile Statements sql;
+
     private final NotificationListener listener;
     /** Where the LISTEN connection goes; null when waiters only poll. */
     private final ListenerTarget listenerTarget;
@@ -107,7 +115,8 @@ final class PostgresLockingProvider implements LockingProvider {
         this.label = "lp_" + registrationId;
         this.registrationId = registrationId;
         this.settings = settings;
-        this.sql = new Statements(settings.schema, settings.synchronousCommit);
+        this.plain = new Statements(settings.schema, settings.synchronousCommit, false);
+        this.sql = plain;
         this.statementTimeoutMillis = Math.max(1000, settings.statementTimeout.toMillis());
         this.lockTimeoutMillis = (int) Math.min(Integer.MAX_VALUE, settings.lockTimeout.toMillis());
         if (handedIn.isPresent()) {
@@ -163,7 +172,7 @@ final class PostgresLockingProvider implements LockingProvider {
         long started = System.nanoTime();
         try {
             AcquireResult result = call("acquire " + describe(keys), deadline(request.budget()), (c, limits) -> {
-                try (PreparedStatement ps = prepare(c, sql.tryAcquire)) {
+                try (PreparedStatement ps = prepare(c, limits.sql().tryAcquire)) {
                     ps.setArray(1, textArray(c, keys));
                     ps.setString(2, request.owner());
                     setMillis(ps, 3, request.lease());
@@ -263,7 +272,7 @@ final class PostgresLockingProvider implements LockingProvider {
     @Override
     public boolean release(List<String> keys, String owner) {
         Released released = call("release " + describe(keys), NO_DEADLINE, (c, limits) -> {
-            try (PreparedStatement ps = prepare(c, sql.release)) {
+            try (PreparedStatement ps = prepare(c, limits.sql().release)) {
                 ps.setArray(1, textArray(c, keys));
                 ps.setString(2, owner);
                 ps.setInt(3, limits.lockMillis());
@@ -300,7 +309,7 @@ final class PostgresLockingProvider implements LockingProvider {
                 "releaseAll of " + (owner == null ? "anonymous locks" : "owner \"" + Printable.escape(owner) + "\""),
                 NO_DEADLINE,
                 (c, limits) -> {
-                    try (PreparedStatement ps = prepare(c, sql.releaseAll)) {
+                    try (PreparedStatement ps = prepare(c, limits.sql().releaseAll)) {
                         ps.setString(1, owner);
                         return single(ps, limits).getInt(1);
                     }
@@ -310,7 +319,7 @@ final class PostgresLockingProvider implements LockingProvider {
     @Override
     public boolean renew(List<String> keys, String owner, Duration lease) {
         return call("renew " + describe(keys), NO_DEADLINE, (c, limits) -> {
-            try (PreparedStatement ps = prepare(c, sql.renew)) {
+            try (PreparedStatement ps = prepare(c, limits.sql().renew)) {
                 ps.setArray(1, textArray(c, keys));
                 ps.setString(2, owner);
                 setMillis(ps, 3, lease);
@@ -328,7 +337,7 @@ final class PostgresLockingProvider implements LockingProvider {
         long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(LEAVE_QUEUE_MILLIS);
         try {
             call("leave the queue of " + describe(keys), deadline, (c, limits) -> {
-                try (PreparedStatement ps = prepare(c, sql.leaveQueue)) {
+                try (PreparedStatement ps = prepare(c, limits.sql().leaveQueue)) {
                     ps.setArray(1, textArray(c, keys));
                     ps.setString(2, waiterId);
                     ps.setInt(3, limits.lockMillis());
@@ -397,7 +406,7 @@ final class PostgresLockingProvider implements LockingProvider {
                 ps.setBoolean(2, owner == null);
                 ps.setInt(3, limit);
                 List<HeldLock> held = new ArrayList<>();
-                try (ResultSet rs = query(ps, limits)) {
+                try (ResultSet rs = timed(ps, limits, PreparedStatement::executeQuery)) {
                     while (rs.next()) {
                         OffsetDateTime expires = rs.getObject(3, OffsetDateTime.class);
                         held.add(new HeldLock(
@@ -521,7 +530,7 @@ final class PostgresLockingProvider implements LockingProvider {
      * @param lockMillis the longest wait for the keys' advisory locks (the functions' lock timeout)
      * @param queryMillis the query timeout: past it the statement is cancelled
      */
-    record Limits(int lockMillis, long queryMillis) {}
+    record Limits(int lockMillis, long queryMillis, Statements sql) {}
 
     /**
      * When a call with a caller's {@code budget} must give up: the budget plus a margin, and at least
@@ -541,7 +550,7 @@ final class PostgresLockingProvider implements LockingProvider {
      * statement), so that no attempt, first or retried, runs on past that.
      */
     Limits limits(long deadline) {
-        if (deadline == NO_DEADLINE) return new Limits(lockTimeoutMillis, statementTimeoutMillis);
+        if (deadline == NO_DEADLINE) return new Limits(lockTimeoutMillis, statementTimeoutMillis, sql);
         long now = System.nanoTime();
         // Every attempt, a retry too, keeps the floor: a caller that does not wait must still get
         // an answer from a healthy server, not a statement cancelled before it could run.
@@ -550,7 +559,7 @@ final class PostgresLockingProvider implements LockingProvider {
                 LOCK_FLOOR_MILLIS + QUERY_SLACK_MILLIS,
                 TimeUnit.NANOSECONDS.toMillis(deadline - now) + QUERY_SLACK_MILLIS);
         int lock = (int) Math.min(lockTimeoutMillis, left);
-        return new Limits(lock, Math.min(statementTimeoutMillis, Math.min(end, lock + QUERY_SLACK_MILLIS)));
+        return new Limits(lock, Math.min(statementTimeoutMillis, Math.min(end, lock + QUERY_SLACK_MILLIS)), sql);
     }
 
     private <T> T call(String what, long deadline, SqlCall<T> body) {
@@ -755,7 +764,12 @@ final class PostgresLockingProvider implements LockingProvider {
      * server about a type once per connection, which must not be cancelled by a late tick).
      */
     private ResultSet query(PreparedStatement ps, Limits limits) throws SQLException {
-        return timed(ps, limits, PreparedStatement::executeQuery);
+        if (!limits.sql().guarded) return timed(ps, limits, PreparedStatement::executeQuery);
+        return timed(ps, limits, p -> {
+            p.execute(); // the guard's result first
+            p.getMoreResults();
+            return p.getResultSet();
+        });
     }
 
     @FunctionalInterface
@@ -765,11 +779,43 @@ final class PostgresLockingProvider implements LockingProvider {
 
     private <T> T timed(PreparedStatement ps, Limits limits, Execution<T> execution) throws SQLException {
         timeouts.watch(ps, limits.queryMillis());
+        boolean watchdogCancelled = false;
         try {
             return execution.run(ps);
+        } catch (SQLException e) {
+            watchdogCancelled = timeouts.done();
+            // Cancelled, and not by the watchdog: the server's own statement_timeout, set on the
+            // database or role. From now on every call turns it off first; this one is retried
+            // (a cancelled statement changed nothing).
+            if ("57014".equals(e.getSQLState()) && !watchdogCancelled && !limits.sql().guarded) {
+                guardAgainstServerTimeouts("a call was cancelled by the server, not by the provider");
+                throw new CancelledByServerTimeout(e);
+            }
+            throw e;
         } finally {
-            timeouts.done();
+            if (!watchdogCancelled) timeouts.done();
         }
+    }
+
+    /** A statement the server cancelled on a timeout of its own configuration; retried guarded. */
+    private static final class CancelledByServerTimeout extends SQLException {
+        private static final long serialVersionUID = 1L;
+
+        CancelledByServerTimeout(SQLException cause) {
+            super(cause.getMessage(), cause.getSQLState(), cause);
+        }
+    }
+
+    /** Switches every later call to the statements that turn off the server's own timeouts, once. */
+    private void guardAgainstServerTimeouts(String why) {
+        if (sql.guarded) return;
+        sql = new Statements(settings.schema, settings.synchronousCommit, true);
+        log.info(
+                "{}: {}: the database or role sets statement_timeout or idle_in_transaction_session_timeout,"
+                        + " which would cancel waiting calls; each call now turns them off for its own transaction"
+                        + " (the provider bounds its calls itself: statement-timeout, lock-timeout)",
+                label,
+                why);
     }
 
     private static Array textArray(Connection c, List<String> values) throws SQLException {
@@ -789,6 +835,7 @@ final class PostgresLockingProvider implements LockingProvider {
     private static boolean retryable(SQLException e) {
         String state = e.getSQLState();
         return connectionLost(e)
+                || e instanceof CancelledByServerTimeout
                 || "40P01".equals(state) // deadlock_detected: rolled back, nothing happened
                 || "40001".equals(state); // serialization_failure: rolled back, nothing happened
     }
@@ -872,24 +919,38 @@ final class PostgresLockingProvider implements LockingProvider {
         }
     }
 
-    /** Warns at start when the schema is visibly not migrated; calls would fail with the same advice. */
+    /**
+     * Looks at the database once connected: warns when the schema is visibly not migrated (calls
+     * would fail with the same advice), and turns on the guard against the server's own timeouts
+     * when the database or role sets them.
+     */
     private void checkSchema() {
-        if (closed.get() || schemaWarned.get()) return;
-        try (Connection c = dataSource.getConnection();
-                PreparedStatement ps = prepare(c, sql.schemaPresent)) {
-            ps.setString(1, settings.schema);
-            try (ResultSet rs = query(ps, limits(NO_DEADLINE))) {
-                if (rs.next() && !rs.getBoolean(1) && schemaWarned.compareAndSet(false, true))
-                    log.warn(
-                            "{}: schema \"{}\" of {} has no locking tables yet: calls fail until the migrations run"
-                                    + " (LockingModule.migrate() or `locking migrate`)",
-                            label,
-                            settings.schema,
-                            where());
-            }
+        if (closed.get()) return;
+        try (Connection c = dataSource.getConnection()) {
+            Limits limits = limits(NO_DEADLINE);
+            if (!sql.guarded)
+                try (PreparedStatement ps = prepare(c, plain.serverTimeouts);
+                        ResultSet rs = timed(ps, limits, PreparedStatement::executeQuery)) {
+                    if (rs.next() && (!"0".equals(rs.getString(1)) || !"0".equals(rs.getString(2))))
+                        guardAgainstServerTimeouts("statement_timeout is " + rs.getString(1)
+                                + " and idle_in_transaction_session_timeout " + rs.getString(2) + " on its sessions");
+                }
+            if (!schemaWarned.get())
+                try (PreparedStatement ps = prepare(c, plain.schemaPresent)) {
+                    ps.setString(1, settings.schema);
+                    try (ResultSet rs = timed(ps, limits, PreparedStatement::executeQuery)) {
+                        if (rs.next() && !rs.getBoolean(1) && schemaWarned.compareAndSet(false, true))
+                            log.warn(
+                                    "{}: schema \"{}\" of {} has no locking tables yet: calls fail until the"
+                                            + " migrations run (LockingModule.migrate() or `locking migrate`)",
+                                    label,
+                                    settings.schema,
+                                    where());
+                    }
+                }
             if (!c.getAutoCommit()) c.commit();
         } catch (SQLException | RuntimeException e) {
-            log.debug("{}: could not check the locking schema at start: {}", label, e.toString());
+            log.debug("{}: could not look at the database at start: {}", label, Printable.escape(e.toString()));
         }
     }
 

@@ -19,12 +19,29 @@ final class Statements {
     final String renew;
     final String leaveQueue;
     final String schemaPresent;
+    /** The server's statement_timeout and idle_in_transaction_session_timeout for this session. */
+    final String serverTimeouts;
+
     final String list;
     /** Refreshes parked waiters; SKIP LOCKED: rows a lock call holds are being refreshed or removed by it. */
     final String refreshWaiters;
 
+    /**
+     * Turns off, for the call's own transaction, the server's timeouts that a database or role may
+     * set (ALTER ROLE ... SET statement_timeout): the provider bounds its calls itself, and a
+     * waiting call would otherwise be cancelled by the server's limit. It must run as a statement of
+     * its own before the call, in the same transaction: the server arms a statement's timeout when
+     * the statement arrives, so setting it inside the call would come too late. Sent with the call,
+     * it costs no round trip.
+     */
+    static final String GUARD = "SELECT set_config('statement_timeout', '0', true),"
+            + " set_config('idle_in_transaction_session_timeout', '0', true);\n";
+
+    /** Whether the lock statements start with {@link #GUARD}: their reply is then the second result. */
+    final boolean guarded;
+
     Statements(String schema) {
-        this(schema, PostgresSettings.SynchronousCommit.ON);
+        this(schema, PostgresSettings.SynchronousCommit.ON, false);
     }
 
     /**
@@ -34,16 +51,20 @@ final class Statements {
      *     that with {@code GRANTS} the release function turns it off itself for a lock that had a lease,
      *     and an acquire that did not grant does not wait either
      */
-    Statements(String schema, PostgresSettings.SynchronousCommit mode) {
+    Statements(String schema, PostgresSettings.SynchronousCommit mode, boolean guarded) {
+        this.guarded = guarded;
+        String guard = guarded ? GUARD : "";
         boolean synchronousCommit = mode != PostgresSettings.SynchronousCommit.OFF;
         String acquire = load("try-acquire.sql", schema);
-        tryAcquire = mode == PostgresSettings.SynchronousCommit.GRANTS
-                ? asyncUnlessGranted(acquire)
-                : commit(acquire, synchronousCommit);
-        release = commit(load("release.sql", schema), synchronousCommit);
-        releaseAll = commit(load("release-all.sql", schema), synchronousCommit);
-        renew = commit(load("renew.sql", schema), synchronousCommit);
-        leaveQueue = commit(load("leave-queue.sql", schema), synchronousCommit);
+        tryAcquire = guard
+                + (mode == PostgresSettings.SynchronousCommit.GRANTS
+                        ? asyncUnlessGranted(acquire)
+                        : commit(acquire, synchronousCommit));
+        release = guard + commit(load("release.sql", schema), synchronousCommit);
+        releaseAll = guard + commit(load("release-all.sql", schema), synchronousCommit);
+        renew = guard + commit(load("renew.sql", schema), synchronousCommit);
+        leaveQueue = guard + commit(load("leave-queue.sql", schema), synchronousCommit);
+        serverTimeouts = load("server-timeouts.sql", schema);
         schemaPresent = load("schema-present.sql", schema);
         list = load("list.sql", schema);
         refreshWaiters = load("refresh-waiters.sql", schema);

@@ -95,7 +95,7 @@ class PostgresBoundsTest {
     void bulkRefreshKeepsParkedWaitersInLine() throws Exception {
         Map<String, Object> options = new java.util.HashMap<>(TestModules.options(server, server.jdbcUrl(), schema));
         options.put("poll-interval", "100ms");
-        options.put("waiter-expiry", "500ms");
+        options.put("waiter-expiry", "1500ms");
         LockingProvider p = provider(options);
         try {
             String a = unique("ra"), b = unique("rb");
@@ -106,13 +106,16 @@ class PostgresBoundsTest {
                     p.tryAcquire(new AcquireRequest(List.of(a, b), "w", null, "waiter-1")));
             java.sql.Timestamp first = refreshedAt(a, "waiter-1");
             assertTrue(first != null, "the blocked waiter is queued");
-            Thread.sleep(300);
+            Thread.sleep(800);
             assertTrue(p.refreshWaiters(Map.of("waiter-1", List.of(a, b), "gone", List.of(a))));
             java.sql.Timestamp refreshed = refreshedAt(a, "waiter-1");
-            assertTrue(refreshed.getTime() >= first.getTime() + 250, first + " -> " + refreshed);
+            assertTrue(refreshed.getTime() >= first.getTime() + 750, first + " -> " + refreshed);
             assertTrue(refreshedAt(b, "waiter-1") != null, "on every key of the wait");
             assertEquals(null, refreshedAt(a, "gone"), "a waiter not in line is not put in line");
-            Thread.sleep(300); // 600 ms after queueing: past its 500 ms lifetime but for the refresh
+            // Past its 1.5 s lifetime but for the refresh (which gives it until ~2.3 s after queueing);
+            // margins wide enough for a loaded machine.
+            long sinceQueued = System.currentTimeMillis() - first.getTime();
+            Thread.sleep(Math.max(0, 1600 - sinceQueued));
             assertTrue(p.release(List.of(a), "holder"));
             AcquireResult.Blocked later = assertInstanceOf(
                     AcquireResult.Blocked.class, p.tryAcquire(new AcquireRequest(List.of(a), "x", null, "waiter-2")));
