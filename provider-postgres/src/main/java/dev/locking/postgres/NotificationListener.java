@@ -13,10 +13,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One connection per registration that LISTENs on the schema's channels and hands each NOTIFY's
- * payload to its channel's handler (a released key: a wake-up; a grant: the waiter it was made
- * for). It reconnects on its own after a failure; meanwhile waiters fall back to polling, so a
- * lost notification only costs one poll interval.
+ * One connection per registration that LISTENs on the schema's channel and hands each NOTIFY's
+ * payload (a released key) to its handler, which wakes the key's local waiter. It reconnects on its
+ * own after a failure; meanwhile waiters fall back to polling, so a lost notification only costs
+ * one poll interval.
  *
  * <p>Before it LISTENs it checks that its connection is a session of its own: behind a pooler in
  * transaction (or statement) mode LISTEN would land on a server session shared with other clients

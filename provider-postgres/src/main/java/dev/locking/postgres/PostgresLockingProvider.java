@@ -16,7 +16,6 @@ import java.sql.SQLException;
 import java.sql.SQLTransientConnectionException;
 import java.sql.Types;
 import java.time.Duration;
-import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -103,6 +102,12 @@ final class PostgresLockingProvider implements LockingProvider {
 
     private final AtomicBoolean closed = new AtomicBoolean();
     private final AtomicBoolean schemaWarned = new AtomicBoolean();
+    /**
+     * This provider instance, as the lock functions know it: a release hands a key over only to a
+     * waiter parked in the same instance (see locking_release), which is alive by construction.
+     */
+    private final String processId = UUID.randomUUID().toString();
+
     /** Hands a grant a release made to a waiter parked in this process (core's ProviderContext). */
     private final BiPredicate<String, AcquireResult.Acquired> granted;
 
@@ -138,7 +143,7 @@ final class PostgresLockingProvider implements LockingProvider {
         if (listenerTarget != null) {
             this.listener = new NotificationListener(
                     label,
-                    Map.of(settings.channel(), keyReleased, settings.grantChannel(), this::grantNotified),
+                    Map.of(settings.channel(), keyReleased),
                     listenerConnections(listenerTarget, registrationId),
                     this::checkSchema);
             listener.start();
@@ -180,6 +185,7 @@ final class PostgresLockingProvider implements LockingProvider {
                     ps.setString(5, grant);
                     ps.setLong(6, settings.waiterExpiry.toMillis());
                     ps.setInt(7, limits.lockMillis());
+                    ps.setString(8, processId);
                     try (ResultSet rs = query(ps, limits)) {
                         rs.next();
                         return readAcquire(rs, keys);
@@ -277,11 +283,12 @@ final class PostgresLockingProvider implements LockingProvider {
                 ps.setString(2, owner);
                 ps.setInt(3, limits.lockMillis());
                 ps.setBoolean(4, settings.synchronousCommit == PostgresSettings.SynchronousCommit.GRANTS);
+                ps.setString(5, processId);
                 return readRelease(single(ps, limits), keys);
             }
         });
-        // The release has committed, its grant included: a waiter parked here runs now, without
-        // waiting for the notification (which still comes, and finds it gone).
+        // The release has committed, its grant included: the waiter, parked in this process, runs
+        // now.
         if (released.handedTo() != null && granted.test(released.handedTo(), released.grant()))
             queued.remove(released.handedTo());
         return released.released();
@@ -358,29 +365,6 @@ final class PostgresLockingProvider implements LockingProvider {
                     state,
                     settings.waiterExpiry);
         }
-    }
-
-    /**
-     * A release handed a key to the first waiter in its queue: payload {@code "<waiter id> <token>
-     * <expiry, µs since the epoch> <key>"}. Handed to the waiter if it is parked here;
-     * otherwise nothing is done: the waiter is another process's, or finds the grant with its next
-     * attempt, or frees it when it leaves the queue.
-     */
-    private void grantNotified(String payload) {
-        String[] parts = payload.split(" ", 4);
-        AcquireResult.Acquired grant;
-        try {
-            if (parts.length < 4) throw new NumberFormatException("4 fields expected");
-            long micros = Long.parseLong(parts[2]);
-            Instant expiresAt = Instant.ofEpochSecond(
-                    Math.floorDiv(micros, 1_000_000L), Math.floorMod(micros, 1_000_000L) * 1_000L);
-            grant = new AcquireResult.Acquired(Map.of(parts[3], Long.parseLong(parts[1])), expiresAt);
-        } catch (NumberFormatException e) {
-            log.debug(
-                    "{}: ignoring a grant notification that is not one ({})", label, Printable.escape(e.getMessage()));
-            return;
-        }
-        if (granted.test(parts[0], grant)) queued.remove(parts[0]);
     }
 
     /** One statement keeps every waiter parked in this process in line, whatever their number. */

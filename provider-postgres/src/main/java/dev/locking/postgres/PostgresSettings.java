@@ -135,15 +135,6 @@ final class PostgresSettings {
         return "locking_" + schema;
     }
 
-    /**
-     * The NOTIFY channel of this schema's grants made by a release for a waiter (payload:
-     * waiter id, token, expiry in microseconds since the epoch, key). The ':' keeps it apart from
-     * every schema's key channel: schema names have none.
-     */
-    String grantChannel() {
-        return "locking_g:" + schema;
-    }
-
     /** HikariCP's configuration for the pool this registration opens. */
     HikariConfig hikariConfig(String registration) {
         HikariConfig config = new HikariConfig(pool);

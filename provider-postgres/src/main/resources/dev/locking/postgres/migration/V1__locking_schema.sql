@@ -41,13 +41,14 @@ CREATE TABLE "${flyway:defaultSchema}".locking_waiter (
     -- Refreshed by each attempt of the waiter; an entry left unrefreshed belongs to a dead process.
     refreshed_at timestamptz NOT NULL,
     -- What a release needs to hand the key to this waiter (see locking_release): the owner, the
-    -- lease in milliseconds and how long the entry may go unrefreshed before it counts as dead.
-    -- lease_ms is null for a waiter that cannot be handed a key: one without a lease, one that
-    -- waits for several keys (entered by locking_try_acquire_general), or one whose id holds a
-    -- space (the grant notification could not be parsed).
+    -- lease in milliseconds, how long the entry may go unrefreshed before it counts as dead, and
+    -- the process (an id of the provider instance) the waiter is parked in. lease_ms is null for a
+    -- waiter that cannot be handed a key: one without a lease, or one that waits for several keys
+    -- (entered by locking_try_acquire_general).
     owner_id text NULL,
     lease_ms bigint NULL,
     stale_ms bigint NULL,
+    process_id text NULL,
     PRIMARY KEY (lock_id, waiter_id)
 );
 
@@ -270,12 +271,12 @@ END $$;
 -- function would: no live row, and no queue or this caller at its head. Re-entry by the owner and
 -- a stale queue head (a dead process, which the general function drops) go the general way.
 --
--- A waiter with a lease is enqueued with its owner, lease and staleness, so that a release can
--- hand it the key (see locking_release); an attempt of a waiter that finds the key handed to it
--- takes it as its grant.
+-- A waiter with a lease is enqueued with its owner, lease, staleness and p_process (the id of the
+-- calling provider instance), so that a release in the same process can hand it the key (see
+-- locking_release); an attempt of a waiter that finds the key handed to it takes it as its grant.
 CREATE FUNCTION "${flyway:defaultSchema}".locking_try_acquire(
         p_keys text[], p_owner text, p_lease_ms bigint, p_waiter text, p_grant text,
-        p_waiter_stale_ms bigint, p_lock_timeout_ms integer,
+        p_waiter_stale_ms bigint, p_lock_timeout_ms integer, p_process text DEFAULT NULL,
         OUT granted boolean, OUT tokens bigint[], OUT expires_at timestamptz,
         OUT blocked_key text, OUT retry_after_ms bigint, OUT ahead_waiter text)
     LANGUAGE plpgsql VOLATILE AS $$
@@ -380,18 +381,16 @@ BEGIN
             IF p_waiter IS NOT NULL THEN
                 -- Joins the queue, or keeps its place: one ticket per waiter, as the general
                 -- function gives.
-                -- A waiter with a lease can be handed the key by the release that frees it: its
-                -- entry carries what the grant needs (owner, lease, when it counts as dead).
+                -- A waiter with a lease can be handed the key by a release in its own process:
+                -- its entry carries what the grant needs (owner, lease, when it counts as dead,
+                -- which process it is parked in).
                 INSERT INTO "${flyway:defaultSchema}".locking_waiter AS w
-                       (lock_id, waiter_id, ticket, refreshed_at, owner_id, lease_ms, stale_ms)
+                       (lock_id, waiter_id, ticket, refreshed_at, owner_id, lease_ms, stale_ms, process_id)
                 VALUES (v_key, p_waiter,
                         coalesce((SELECT min(o.ticket) FROM "${flyway:defaultSchema}".locking_waiter o
                                    WHERE o.waiter_id = p_waiter),
                                  nextval('"${flyway:defaultSchema}".locking_waiter_ticket_seq')),
-                        -- (a waiter id with a space could not be told apart from the token in the
-                        -- notification; core's never have one)
-                        v_now, p_owner, CASE WHEN strpos(p_waiter, ' ') = 0 THEN p_lease_ms END,
-                        p_waiter_stale_ms)
+                        v_now, p_owner, p_lease_ms, p_waiter_stale_ms, p_process)
                 ON CONFLICT (lock_id, waiter_id) DO UPDATE SET refreshed_at = excluded.refreshed_at;
             END IF;
             RETURN;
@@ -446,18 +445,21 @@ END $$;
 -- if its lease has run out), and says in the same statement whether anyone is queued for it.
 -- Several keys go to locking_release_general.
 --
--- Hand-over: when the first waiter in the key's queue is alive (refreshed within its stale_ms) and
--- waits for that key alone with a lease, the release writes that waiter's lock row itself in the
--- same transaction (its owner, its lease from now, a new fencing token, grant id "w:<waiter id>"),
--- removes its queue entry, notifies "<waiter id> <token> <expiry in microseconds> <key>" on the
--- channel locking_g:<schema>, and returns the same facts in handed_to, handed_token and
--- handed_expires_at, so that a waiter parked in the releasing process runs as soon as the release
--- returns and one in another process as soon as the notification arrives, without another round
--- trip. If the notification is lost, the waiter's next attempt finds the row with its id and takes
--- it; a waiter that gave up frees it in locking_leave_queue. Only such waiters: one without a
--- lease would hold a key for ever if its process died between the grant and its pick-up (with a
--- lease, the lease ends it), and one waiting for several keys must get all of them at once. They,
--- and a stale head, are woken on the channel locking_<schema> to try.
+-- Hand-over: when the first waiter in the key's queue is parked in the releasing process
+-- (process_id = p_process), alive (refreshed within its stale_ms), and waits for that key alone
+-- with a lease, the release writes that waiter's lock row itself in the same transaction (its
+-- owner, its lease from now, a new fencing token, grant id "w:<waiter id>"), removes its queue
+-- entry, and returns the waiter's id, the token and the expiry in handed_to, handed_token and
+-- handed_expires_at: the releasing process hands the grant to the parked caller as soon as the
+-- release returns, without another round trip. A waiter that gave up meanwhile frees the row in
+-- locking_leave_queue.
+--
+-- Only such waiters. One of another process may have died since its last refresh, and a key
+-- handed to it would stay held for its whole lease; instead it is woken on the channel
+-- locking_<schema>, and the key stays free, reserved for it as the head of the queue, until its
+-- own attempt takes it or its entry goes stale (waiter-expiry). One without a lease would hold a
+-- key for ever if its caller stopped before taking the grant; one waiting for several keys must
+-- get all of them at once. They, and a stale head, are woken the same way.
 --
 -- p_async_leased  true: when the freed lock had a lease and was not handed over, this transaction
 --                 commits without waiting for its WAL flush. A database crash can then forget the
@@ -468,6 +470,7 @@ END $$;
 --                 back. A hand-over is a grant and is committed durably like any grant.
 CREATE FUNCTION "${flyway:defaultSchema}".locking_release(
         p_keys text[], p_owner text, p_lock_timeout_ms integer, p_async_leased boolean,
+        p_process text DEFAULT NULL,
         OUT released boolean, OUT handed_to text, OUT handed_token bigint, OUT handed_expires_at timestamptz)
     LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
@@ -504,16 +507,16 @@ BEGIN
         END IF;
         released := true;
         IF v_queued THEN
-            -- The first in line, if it is alive and waits for this key alone with a lease, is
-            -- handed the key in this transaction: the row is its lock, and the notification on
-            -- the grants channel (and this function's reply, for a waiter of the releasing
-            -- process) tells its process the token and the expiry, so it starts without another
-            -- round trip. The grant is committed durably, like any grant (no
-            -- synchronous_commit = off below). Anyone else first in line is woken to try.
-            SELECT w.waiter_id, w.owner_id, w.lease_ms, w.stale_ms, w.refreshed_at INTO v_head
+            -- The first in line, if it is parked in this process, alive, and waits for this key
+            -- alone with a lease, is handed the key in this transaction: the row is its lock, and
+            -- this function's reply tells the process the token and the expiry. The grant is
+            -- committed durably, like any grant (no synchronous_commit = off below). Anyone else
+            -- first in line is woken to try.
+            SELECT w.waiter_id, w.owner_id, w.lease_ms, w.stale_ms, w.refreshed_at, w.process_id INTO v_head
               FROM "${flyway:defaultSchema}".locking_waiter w
              WHERE w.lock_id = v_key ORDER BY w.ticket LIMIT 1;
             IF v_head.lease_ms IS NOT NULL
+                    AND v_head.process_id = p_process
                     AND v_head.refreshed_at > v_now - v_head.stale_ms * interval '1 millisecond'
                     AND NOT EXISTS (SELECT 1 FROM "${flyway:defaultSchema}".locking_waiter o
                                      WHERE o.waiter_id = v_head.waiter_id AND o.lock_id <> v_key) THEN
@@ -522,11 +525,6 @@ BEGIN
                         nextval('"${flyway:defaultSchema}".locking_fencing_token_seq'), 'w:' || v_head.waiter_id)
                 RETURNING fencing_token, expiration INTO v_token, v_expiration;
                 DELETE FROM "${flyway:defaultSchema}".locking_waiter WHERE waiter_id = v_head.waiter_id;
-                -- Payload: waiter id, token, expiry in microseconds since the epoch, key (last: a
-                -- key may hold spaces; waiter ids never do).
-                PERFORM pg_notify('locking_g:${flyway:defaultSchema}',
-                                  v_head.waiter_id || ' ' || v_token || ' '
-                                  || (extract(epoch FROM v_expiration) * 1000000)::bigint || ' ' || v_key);
                 handed_to := v_head.waiter_id;
                 handed_token := v_token;
                 handed_expires_at := v_expiration;
