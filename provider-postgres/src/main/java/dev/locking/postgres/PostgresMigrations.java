@@ -11,7 +11,7 @@ import org.flywaydb.core.api.output.MigrateResult;
 
 /**
  * The provider's schema, managed by Flyway apart from the application's own migrations, so that the
- * two never meet whichever runs first (docs/providers-postgres-migrations.md):
+ * two never meet whichever runs first (docs/postgres.md#migrations):
  *
  * <ul>
  *   <li>the scripts lie outside {@code db/migration}, the default location of Flyway and of Spring
