@@ -6,6 +6,7 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import org.postgresql.PGConnection;
 import org.postgresql.PGNotification;
@@ -27,7 +28,21 @@ import org.slf4j.LoggerFactory;
 final class NotificationListener implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(NotificationListener.class);
     private static final int WAIT_MILLIS = 500;
-    private static final long PING_NANOS = 10_000_000_000L;
+
+    /**
+     * How often the listener asks the server whether its connection still works: a connection the
+     * network black-holes (a half-open TCP connection) never fails a read that merely times out, so
+     * without asking, notifications would stop unnoticed for as long as the network stays that way.
+     */
+    private static final long PING_NANOS = TimeUnit.SECONDS.toNanos(2);
+
+    /**
+     * The listener connection's socket timeout (pgjdbc's socketTimeout, in seconds): a ping or a
+     * connection attempt that gets no answer for this long fails, and the listener reconnects. With
+     * the ping, a dead connection is replaced within PING_NANOS + this.
+     */
+    static final int SOCKET_TIMEOUT_SECONDS = 5;
+
     private static final long MAX_BACKOFF_MILLIS = 5_000;
 
     /** Opens the listener's connection; its toString names where, without secrets, for log lines. */
@@ -45,6 +60,8 @@ final class NotificationListener implements AutoCloseable {
     private volatile boolean closed;
     private volatile boolean listening;
     private volatile boolean pooled;
+    /** The connection in use, so that close() can break a call blocked on a dead network. */
+    private volatile Connection current;
 
     NotificationListener(
             String label, Map<String, Consumer<String>> channels, ConnectionSource source, Runnable onConnected) {
@@ -78,6 +95,7 @@ final class NotificationListener implements AutoCloseable {
             Connection connection = null;
             try {
                 connection = source.open();
+                current = connection;
                 connection.setAutoCommit(true);
                 if (sharedSession(connection)) {
                     pooled = true;
@@ -222,6 +240,13 @@ final class NotificationListener implements AutoCloseable {
     @Override
     public void close() {
         closed = true;
+        Connection c = current;
+        if (c != null)
+            try {
+                c.abort(Runnable::run);
+            } catch (SQLException | RuntimeException e) {
+                log.debug("{}: aborting the listener connection: {}", label, Printable.escape(e.toString()));
+            }
         thread.interrupt();
         try {
             thread.join(2 * WAIT_MILLIS + 1000);

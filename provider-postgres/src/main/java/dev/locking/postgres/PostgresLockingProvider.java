@@ -957,6 +957,7 @@ final class PostgresLockingProvider implements LockingProvider {
         overrides.setProperty("ApplicationName", "dev.locking listener lp_" + registrationId);
         overrides.setProperty("tcpKeepAlive", "true");
         overrides.setProperty("connectTimeout", "10");
+        overrides.setProperty("socketTimeout", String.valueOf(NotificationListener.SOCKET_TIMEOUT_SECONDS));
         return new NotificationListener.ConnectionSource() {
             @Override
             public Connection open() throws SQLException {

@@ -13,11 +13,13 @@ import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
 import dev.locking.spi.AcquireRequest;
 import dev.locking.spi.AcquireResult;
+import dev.locking.testkit.faults.FaultyProxy;
 import dev.locking.testkit.servers.PostgresServer;
 import java.io.PrintWriter;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.sql.SQLFeatureNotSupportedException;
+import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -158,6 +160,34 @@ class ListenerConnectionTest {
         try (PostgresLockingProvider provider = provider(context)) {
             awaitListening(provider);
             assertReleaseIsNotified(provider, context);
+        }
+    }
+
+    @Test
+    @DisplayName("a listener connection the network black-holes is found dead and replaced within seconds")
+    void aBlackHoledListenerIsReplacedWithinSeconds() throws Exception {
+        try (FaultyProxy proxy = FaultyProxy.start("listener", server.host(), server.port())) {
+            Map<String, Object> options = TestModules.options(server, server.jdbcUrl(), schema);
+            // Only the listener goes through the proxy; the pool connects directly.
+            options.put(
+                    "listen-url", "jdbc:postgresql://" + proxy.host() + ":" + proxy.port() + "/" + server.database());
+            TestContext context = new TestContext(options);
+            try (PostgresLockingProvider provider = provider(context)) {
+                awaitListening(provider);
+                long accepted = proxy.connectionsAccepted();
+                proxy.blackHole();
+                long blackHoled = System.nanoTime();
+                FaultyProxy.await(() -> !provider.listening(), Duration.ofSeconds(20), "the listener to notice");
+                long noticed = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - blackHoled);
+                FaultyProxy.await(
+                        () -> proxy.connectionsAccepted() > accepted,
+                        Duration.ofSeconds(20),
+                        "the listener to connect again");
+                proxy.heal();
+                awaitListening(provider);
+                assertReleaseIsNotified(provider, context);
+                assertTrue(noticed < 15_000, "the dead listener was noticed after " + noticed + " ms");
+            }
         }
     }
 
