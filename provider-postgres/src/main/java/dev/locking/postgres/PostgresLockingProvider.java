@@ -68,10 +68,22 @@ final class PostgresLockingProvider implements LockingProvider {
     static final long QUERY_SLACK_MILLIS = 250;
 
     /**
-     * The lock wait of leaveQueue: a waiter that gave up must not wait long to say so. If the keys
-     * stay busy that long, the entry is left to waiter-expiry.
+     * The shortest lock wait of a waiting caller's attempt near its deadline: short, since such a
+     * caller is promised an answer within 250 ms of its deadline and a busy key only means it is not
+     * its turn yet.
      */
-    static final long LEAVE_QUEUE_MILLIS = 100;
+    static final long WAITING_FLOOR_MILLIS = 20;
+
+    /** As {@link #QUERY_SLACK_MILLIS}, for a waiting caller's attempt. */
+    static final long WAITING_SLACK_MILLIS = 100;
+
+    /**
+     * The lock wait and the slack of a waiting caller's last attempt, made at its deadline: a last
+     * look at whether the key came free, which must not make the caller late for its timeout.
+     */
+    static final long LAST_LOOK_FLOOR_MILLIS = 5;
+
+    static final long LAST_LOOK_SLACK_MILLIS = 50;
 
     /** What the lock functions raise when a key's advisory lock wait timed out (SQL state 55P03). */
     private static final String KEY_LOCK_TIMEOUT = "dev.locking: lock timeout waiting for a key's advisory lock";
@@ -95,11 +107,15 @@ final class PostgresLockingProvider implements LockingProvider {
 
     private final String registrationId;
     private final StatementWatchdog timeouts;
+    /** Takes waiters that gave up out of their queues, many in one statement. */
+    private final QueueLeaver leaver;
+
     private final long statementTimeoutMillis;
     private final int lockTimeoutMillis;
     /** Waiters that may have a queue entry (a blocked attempt of theirs committed), until they leave it. */
     private final Set<String> queued = ConcurrentHashMap.newKeySet();
 
+    private final AtomicBoolean closing = new AtomicBoolean();
     private final AtomicBoolean closed = new AtomicBoolean();
     private final AtomicBoolean schemaWarned = new AtomicBoolean();
     /**
@@ -137,6 +153,8 @@ final class PostgresLockingProvider implements LockingProvider {
         }
         // After the pool (whose construction is what can still fail), before the first call.
         this.timeouts = new StatementWatchdog(label);
+        this.leaver = new QueueLeaver(
+                label, this::leaveQueues, settings.pollInterval.toMillis(), settings.waiterExpiry.toString());
         this.granted = granted;
         this.listenerTarget =
                 settings.notifications == PostgresSettings.Notifications.LISTEN ? listenerTarget(handedIn) : null;
@@ -174,9 +192,21 @@ final class PostgresLockingProvider implements LockingProvider {
         String waiterId = request.waiterId();
         // Stored with the grant: a retry after a lost reply finds its own grant instead of "held".
         String grant = UUID.randomUUID().toString();
-        long started = System.nanoTime();
+        // A caller with time to wait (its first attempt comes without a waiter id) is bounded as a
+        // waiting one: nothing of its attempt may run past its deadline by more than the slack.
+        boolean waiting = waiterId != null
+                || (request.budget() != null && !request.budget().isZero());
+        Bounds bounds = bounds(request.budget(), waiting);
+        // A waiter's first attempt with its id that comes at or past its deadline follows a first
+        // attempt that took the caller's whole budget (a storm, a busy pool): it was never queued,
+        // and one more round trip would only make it later. It has timed out.
+        if (waiterId != null && request.budget() != null && request.budget().isZero() && !queued.contains(waiterId))
+            return new AcquireResult.Blocked(keys.get(0), null, null);
+        // Waiters of this process that just gave up may still hold places that reserve these keys:
+        // a caller that does not wait lets them go first (a waiting one is woken when they have).
+        if (!waiting) leaver.awaitIdle(QueueLeaver.WAIT_MILLIS * 4);
         try {
-            AcquireResult result = call("acquire " + describe(keys), deadline(request.budget()), (c, limits) -> {
+            AcquireResult result = call("acquire " + describe(keys), bounds, (c, limits) -> {
                 try (PreparedStatement ps = prepare(c, limits.sql().tryAcquire)) {
                     ps.setArray(1, textArray(c, keys));
                     ps.setString(2, request.owner());
@@ -207,15 +237,21 @@ final class PostgresLockingProvider implements LockingProvider {
             // rolled back), and a waiting caller simply tries again.
             if (e.getCause() instanceof SQLException s && "55P03".equals(s.getSQLState()))
                 return new AcquireResult.Blocked(busyKey(s, keys), null, null);
-            // Every connection of the pool stayed in use for the pool's whole connectionTimeout, and
-            // no connection attempt failed: the store is busy (or its calls are stuck), and a caller
-            // with time left keeps waiting, as for a busy key, until its own timeout.
+            // Every connection of the pool stayed in use while this call could wait, and no
+            // connection attempt failed: the store is busy (or its calls are stuck). A caller that
+            // waits keeps waiting, as for a busy key, until its own timeout, and then times out:
+            // that the store was too busy for it is the warning's to say, not an error of its own.
             if (poolSaturated(e.getCause())
-                    && (request.budget() == null
-                            || System.nanoTime() - started < request.budget().toNanos())) {
+                    && (waiting || request.budget() == null || !request.budget().isZero())) {
                 if (opened) warnSaturated();
                 return new AcquireResult.Blocked(keys.get(0), SATURATED_RETRY, null);
             }
+            // A waiting caller's attempt cancelled at its deadline (waiting for a busy key's lock,
+            // or on a slow server): it did not get the key in time, which is a timeout.
+            if (waiting
+                    && e.getCause() instanceof SQLException s
+                    && "57014".equals(s.getSQLState())
+                    && bounds.leftMillis() <= 0) return new AcquireResult.Blocked(keys.get(0), null, null);
             throw e;
         }
     }
@@ -277,7 +313,7 @@ final class PostgresLockingProvider implements LockingProvider {
 
     @Override
     public boolean release(List<String> keys, String owner) {
-        Released released = call("release " + describe(keys), NO_DEADLINE, (c, limits) -> {
+        Released released = call("release " + describe(keys), Bounds.NONE, (c, limits) -> {
             try (PreparedStatement ps = prepare(c, limits.sql().release)) {
                 ps.setArray(1, textArray(c, keys));
                 ps.setString(2, owner);
@@ -314,7 +350,7 @@ final class PostgresLockingProvider implements LockingProvider {
     public int releaseAll(String owner) {
         return call(
                 "releaseAll of " + (owner == null ? "anonymous locks" : "owner \"" + Printable.escape(owner) + "\""),
-                NO_DEADLINE,
+                Bounds.NONE,
                 (c, limits) -> {
                     try (PreparedStatement ps = prepare(c, limits.sql().releaseAll)) {
                         ps.setString(1, owner);
@@ -325,7 +361,7 @@ final class PostgresLockingProvider implements LockingProvider {
 
     @Override
     public boolean renew(List<String> keys, String owner, Duration lease) {
-        return call("renew " + describe(keys), NO_DEADLINE, (c, limits) -> {
+        return call("renew " + describe(keys), Bounds.NONE, (c, limits) -> {
             try (PreparedStatement ps = prepare(c, limits.sql().renew)) {
                 ps.setArray(1, textArray(c, keys));
                 ps.setString(2, owner);
@@ -341,50 +377,42 @@ final class PostgresLockingProvider implements LockingProvider {
         // Only a waiter whose blocked attempt committed has entries; the others (every attempt
         // timed out on a busy key) have nothing to remove, and must not wait on that key again.
         if (!queued.remove(waiterId)) return;
-        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(LEAVE_QUEUE_MILLIS);
-        try {
-            call("leave the queue of " + describe(keys), deadline, (c, limits) -> {
-                try (PreparedStatement ps = prepare(c, limits.sql().leaveQueue)) {
-                    ps.setArray(1, textArray(c, keys));
-                    ps.setString(2, waiterId);
-                    ps.setInt(3, limits.lockMillis());
-                    single(ps, limits);
-                    return null;
-                }
-            });
-        } catch (LockingException e) {
-            String state = e.getCause() instanceof SQLException s ? s.getSQLState() : null;
-            // The keys are busy, or the server slow: a waiter that gave up does not wait for that.
-            // Its entries stop being refreshed, and waiter-expiry drops them.
-            if (!"55P03".equals(state) && !"57014".equals(state)) throw e;
-            log.debug(
-                    "{}: could not leave the queue of {} within {} ms ({}); waiter-expiry ({}) drops the entry",
-                    label,
-                    describe(keys),
-                    LEAVE_QUEUE_MILLIS,
-                    state,
-                    settings.waiterExpiry);
-        }
+        leaver.leave(keys, waiterId);
+    }
+
+    /** One statement takes every waiter of {@code waiterIds} out of the queues of {@code keys}. */
+    private void leaveQueues(List<String> keys, List<String> waiterIds) {
+        call("leave the queues of " + waiterIds.size() + " waiters on " + describe(keys), Bounds.NONE, (c, limits) -> {
+            try (PreparedStatement ps = prepare(c, limits.sql().leaveQueue)) {
+                ps.setArray(1, textArray(c, keys));
+                ps.setArray(2, textArray(c, waiterIds));
+                ps.setInt(3, limits.lockMillis());
+                single(ps, limits);
+                return null;
+            }
+        });
     }
 
     /** One statement keeps every waiter parked in this process in line, whatever their number. */
     @Override
     public boolean refreshWaiters(Map<String, List<String>> keysByWaiterId) {
         if (keysByWaiterId.isEmpty()) return true;
-        long deadline = System.nanoTime() + settings.pollInterval.toNanos();
-        call("refresh " + keysByWaiterId.size() + " parked waiters", deadline, (c, limits) -> {
-            try (PreparedStatement ps = prepare(c, sql.refreshWaiters)) {
-                ps.setArray(1, textArray(c, List.copyOf(keysByWaiterId.keySet())));
-                timed(ps, limits, PreparedStatement::executeUpdate);
-                return null;
-            }
-        });
+        call(
+                "refresh " + keysByWaiterId.size() + " parked waiters",
+                within(settings.pollInterval.toMillis()),
+                (c, limits) -> {
+                    try (PreparedStatement ps = prepare(c, sql.refreshWaiters)) {
+                        ps.setArray(1, textArray(c, List.copyOf(keysByWaiterId.keySet())));
+                        timed(ps, limits, PreparedStatement::executeUpdate);
+                        return null;
+                    }
+                });
         return true;
     }
 
     @Override
     public Optional<List<HeldLock>> list(String owner, int limit) {
-        return Optional.of(call("list locks", NO_DEADLINE, (c, limits) -> {
+        return Optional.of(call("list locks", Bounds.NONE, (c, limits) -> {
             try (PreparedStatement ps = prepare(c, sql.list)) {
                 ps.setString(1, owner);
                 ps.setBoolean(2, owner == null);
@@ -476,8 +504,10 @@ final class PostgresLockingProvider implements LockingProvider {
 
     @Override
     public void close() {
-        if (!closed.compareAndSet(false, true)) return;
+        if (!closing.compareAndSet(false, true)) return;
         if (listener != null) listener.close();
+        leaver.close(); // its last batch still runs, on the pool
+        closed.set(true);
         if (ownedPool != null) ownedPool.close();
         timeouts.close();
     }
@@ -509,6 +539,29 @@ final class PostgresLockingProvider implements LockingProvider {
     private static final long NO_DEADLINE = Long.MAX_VALUE;
 
     /**
+     * How long a call may take.
+     *
+     * @param deadline when it must give up ({@link System#nanoTime()}), or {@link #NO_DEADLINE}
+     * @param floorMillis the least it waits for a key's advisory lock or a connection, also at its
+     *     deadline
+     * @param slackMillis how long its statement may run past its lock wait
+     * @param waiting a waiting caller's attempt: it waits for a connection only until its deadline
+     *     (a caller that does not wait may take the slack as well), and running out of time is, for
+     *     it, the key's being busy
+     */
+    record Bounds(long deadline, long floorMillis, long slackMillis, boolean waiting) {
+        static final Bounds NONE = new Bounds(NO_DEADLINE, 0, 0, false);
+
+        boolean none() {
+            return deadline == NO_DEADLINE;
+        }
+
+        long leftMillis() {
+            return TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
+        }
+    }
+
+    /**
      * What one attempt of a call may take.
      *
      * @param lockMillis the longest wait for the keys' advisory locks (the functions' lock timeout)
@@ -517,48 +570,58 @@ final class PostgresLockingProvider implements LockingProvider {
     record Limits(int lockMillis, long queryMillis, Statements sql) {}
 
     /**
-     * When a call with a caller's {@code budget} must give up: the budget plus a margin, and at least
-     * {@link #LOCK_FLOOR_MILLIS} from now. {@link #NO_DEADLINE} for no budget.
+     * The bounds of an attempt for a caller with {@code budget} left: the budget plus a margin; a
+     * caller that does not wait (or not yet) gets at least {@link #LOCK_FLOOR_MILLIS} and {@link
+     * #QUERY_SLACK_MILLIS}, a waiting one ({@code waiting}) {@link #WAITING_FLOOR_MILLIS} and
+     * {@link #WAITING_SLACK_MILLIS}. {@link Bounds#NONE} for no budget.
      */
-    static long deadline(Duration budget) {
-        if (budget == null) return NO_DEADLINE;
+    static Bounds bounds(Duration budget, boolean waiting) {
+        if (budget == null) return Bounds.NONE;
         long millis =
                 budget.compareTo(Duration.ofDays(1)) > 0 ? Duration.ofDays(1).toMillis() : ceilMillis(budget);
-        return System.nanoTime()
-                + TimeUnit.MILLISECONDS.toNanos(Math.max(LOCK_FLOOR_MILLIS, millis + BUDGET_MARGIN_MILLIS));
+        boolean lastLook = waiting && budget.isZero();
+        long floor = lastLook ? LAST_LOOK_FLOOR_MILLIS : waiting ? WAITING_FLOOR_MILLIS : LOCK_FLOOR_MILLIS;
+        long slack = lastLook ? LAST_LOOK_SLACK_MILLIS : waiting ? WAITING_SLACK_MILLIS : QUERY_SLACK_MILLIS;
+        return new Bounds(
+                System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(Math.max(floor, millis + BUDGET_MARGIN_MILLIS)),
+                floor,
+                slack,
+                waiting);
+    }
+
+    /** The bounds of a call that must be over within {@code millis} from now, at least. */
+    static Bounds within(long millis) {
+        return new Bounds(System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(millis), millis, QUERY_SLACK_MILLIS, false);
     }
 
     /**
-     * The limits of an attempt starting now: the configured ones, shrunk to what is left before
-     * {@code deadline} (the lock wait) and before {@link #QUERY_SLACK_MILLIS} after it (the whole
-     * statement), so that no attempt, first or retried, runs on past that.
+     * The limits of an attempt starting now: the configured ones, shrunk to what is left before the
+     * deadline (the lock wait) and the slack after it (the whole statement), so that no attempt,
+     * first or retried, runs on past that.
      */
-    Limits limits(long deadline) {
-        if (deadline == NO_DEADLINE) return new Limits(lockTimeoutMillis, statementTimeoutMillis, sql);
-        long now = System.nanoTime();
+    Limits limits(Bounds bounds) {
+        if (bounds.none()) return new Limits(lockTimeoutMillis, statementTimeoutMillis, sql);
         // Every attempt, a retry too, keeps the floor: a caller that does not wait must still get
-        // an answer from a healthy server, not a statement cancelled before it could run.
-        long left = Math.max(LOCK_FLOOR_MILLIS, TimeUnit.NANOSECONDS.toMillis(deadline - now));
-        long end = Math.max(
-                LOCK_FLOOR_MILLIS + QUERY_SLACK_MILLIS,
-                TimeUnit.NANOSECONDS.toMillis(deadline - now) + QUERY_SLACK_MILLIS);
+        // an answer from a healthy server, not a statement cancelled before it could run. A
+        // waiting caller's lock wait ends its slack before the deadline, so that even a statement
+        // cancelled late (a loaded server answers a cancel slowly) returns near the deadline.
+        long left = Math.max(bounds.floorMillis(), bounds.leftMillis() - (bounds.waiting() ? bounds.slackMillis() : 0));
         int lock = (int) Math.min(lockTimeoutMillis, left);
-        return new Limits(lock, Math.min(statementTimeoutMillis, Math.min(end, lock + QUERY_SLACK_MILLIS)), sql);
+        return new Limits(lock, Math.min(statementTimeoutMillis, lock + bounds.slackMillis()), sql);
     }
 
-    private <T> T call(String what, long deadline, SqlCall<T> body) {
+    private <T> T call(String what, Bounds bounds, SqlCall<T> body) {
         if (closed.get()) throw new IllegalStateException(label + " is closed");
         for (int attempt = 1; ; attempt++) {
-            Connection connection = borrow(what, deadline);
-            Limits limits = limits(deadline);
+            Connection connection = borrow(what, bounds);
+            Limits limits = limits(bounds);
             try {
                 return runOn(connection, c -> body.run(c, limits));
             } catch (SQLException e) {
                 // A retry never starts past the bound of the caller's deadline: a dead connection
                 // fails at once, so a retry on a fresh one fits unless connecting is slow.
-                boolean timeLeft = deadline == NO_DEADLINE
-                        || deadline + TimeUnit.MILLISECONDS.toNanos(QUERY_SLACK_MILLIS) - System.nanoTime() > 0;
-                if (attempt >= ATTEMPTS || !retryable(e) || !timeLeft) throw failure(what, e, limits, deadline);
+                boolean timeLeft = bounds.none() || bounds.leftMillis() + bounds.slackMillis() > 0;
+                if (attempt >= ATTEMPTS || !retryable(e) || !timeLeft) throw failure(what, e, limits, bounds);
                 // Killed backends and restarted servers leave dead connections in the pool; they
                 // fail before the statement ran, so trying again on a fresh one is safe.
                 log.debug(
@@ -594,23 +657,25 @@ final class PostgresLockingProvider implements LockingProvider {
 
     /**
      * A pooled connection. A call with a deadline waits for one of a HikariCP pool (the provider's
-     * own, or a handed-in {@link HikariDataSource}) no longer than its lock wait and statement could
-     * run ({@link #QUERY_SLACK_MILLIS} past the deadline, at least {@link #LOCK_FLOOR_MILLIS} plus
-     * that), when that is shorter than the pool's {@code connectionTimeout}; any other call, or
-     * another pool, waits the pool's own timeout. Until the pool has opened its first connection
+     * own, or a handed-in {@link HikariDataSource}) until its deadline (at least its floor), a caller
+     * that does not wait also for the slack its statement would have, when that is shorter than the
+     * pool's {@code connectionTimeout}; any other call, or another pool, waits the pool's own timeout. Until the pool has opened its first connection
      * every call waits up to the pool's {@code connectionTimeout} too: a cold JVM on a busy host
      * takes longer than a caller that does not wait would allow to open it, and the first call must
      * not fail for that.
      */
-    private Connection borrow(String what, long deadline) {
+    private Connection borrow(String what, Bounds bounds) {
         long waitMillis = 0;
         HikariPool pool = hikariPool();
         boolean opening = pool != null && !opened && pool.getTotalConnections() == 0;
         try {
             Connection c = null;
-            if (pool != null && deadline != NO_DEADLINE && !opening) {
-                long left = TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
-                waitMillis = Math.max(LOCK_FLOOR_MILLIS, left) + QUERY_SLACK_MILLIS;
+            if (pool != null && !bounds.none() && !opening) {
+                // A waiting caller at its deadline takes a free connection or none: callers of a
+                // storm all reach their deadlines together, and would queue for the pool past them.
+                waitMillis = bounds.waiting()
+                        ? Math.max(0, bounds.leftMillis())
+                        : Math.max(bounds.floorMillis(), bounds.leftMillis()) + bounds.slackMillis();
                 if (waitMillis < ((HikariDataSource) dataSource).getConnectionTimeout())
                     c = pool.getConnection(waitMillis);
                 else waitMillis = 0;
@@ -833,7 +898,7 @@ final class PostgresLockingProvider implements LockingProvider {
                 || state.equals("57P03"); // cannot_connect_now: server starting up
     }
 
-    private LockingException failure(String what, SQLException e, Limits limits, long deadline) {
+    private LockingException failure(String what, SQLException e, Limits limits, Bounds bounds) {
         String state = e.getSQLState() == null ? "" : e.getSQLState();
         String prefix = label + " (locking-postgres): " + what + " failed: ";
         switch (state) {
@@ -845,7 +910,7 @@ final class PostgresLockingProvider implements LockingProvider {
                         e);
             }
             case "57014" -> {
-                if (deadline != NO_DEADLINE && limits.queryMillis() < statementTimeoutMillis)
+                if (!bounds.none() && limits.queryMillis() < statementTimeoutMillis)
                     return new LockingException(
                             prefix + "cancelled after " + limits.queryMillis() + " ms, the time left before the"
                                     + " caller's timeout. The database is overloaded or hung; the call can be retried.",
@@ -911,7 +976,7 @@ final class PostgresLockingProvider implements LockingProvider {
     private void checkSchema() {
         if (closed.get()) return;
         try (Connection c = dataSource.getConnection()) {
-            Limits limits = limits(NO_DEADLINE);
+            Limits limits = limits(Bounds.NONE);
             if (!sql.guarded)
                 try (PreparedStatement ps = prepare(c, plain.serverTimeouts);
                         ResultSet rs = timed(ps, limits, PreparedStatement::executeQuery)) {

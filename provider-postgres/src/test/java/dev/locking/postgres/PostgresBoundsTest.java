@@ -193,17 +193,17 @@ class PostgresBoundsTest {
                         assertThrows(LockingException.class, () -> m.acquire(key, owner.timeout(Duration.ZERO)));
                 long nowMillis = millisSince(started);
                 assertTrue(
-                        now.getMessage().contains("the 300 ms the call could wait")
+                        now.getMessage().contains("ms the call could wait")
                                 && now.getMessage().contains("pool.maximumPoolSize"),
                         now.getMessage());
                 // Semantics: bounded by the deadline (plus 300 ms), not by the 20 s connectionTimeout.
                 assertTrue(nowMillis < 5_000, "timeout 0 waited " + nowMillis + " ms for a connection");
 
+                // A caller that waits is told it timed out, not that the store failed: the pool being
+                // busy is the warning's to say.
                 started = System.nanoTime();
-                LockingException half = assertThrows(
-                        LockingException.class, () -> m.acquire(key, owner.timeout(Duration.ofMillis(500))));
+                assertThrows(LockTimeoutException.class, () -> m.acquire(key, owner.timeout(Duration.ofMillis(500))));
                 long halfMillis = millisSince(started);
-                assertTrue(half.getMessage().contains("ms the call could wait"), half.getMessage());
                 assertTrue(halfMillis >= 500, "gave up before its timeout: " + halfMillis + " ms");
                 assertTrue(halfMillis < 5_000, "timeout 500 ms waited " + halfMillis + " ms for a connection");
 

@@ -345,29 +345,21 @@ class PostgresProviderTest {
         } finally {
             server.dropSchema(empty);
         }
-        // A log line: a waiter that cannot leave the queue of a busy key says so at DEBUG.
+        // A log line: a call that finds its pooled connection dead says so at DEBUG, naming the key.
         Logger logger = (Logger) LoggerFactory.getLogger(PostgresLockingProvider.class);
         ListAppender<ILoggingEvent> logs = new ListAppender<>();
         logs.start();
         logger.addAppender(logs);
         ch.qos.logback.classic.Level before = logger.getLevel();
         logger.setLevel(ch.qos.logback.classic.Level.DEBUG);
-        try (LockingProvider p = provider(options(schema));
-                Connection other = server.dataSource().getConnection()) {
+        String application = "escape-test-" + java.util.UUID.randomUUID();
+        Map<String, Object> opts = options(schema);
+        opts.put("notifications", "poll");
+        opts.put("pool", Map.of("maximumPoolSize", 1, "dataSource", Map.of("ApplicationName", application)));
+        try (LockingProvider p = provider(opts)) {
             assertInstanceOf(
                     AcquireResult.Acquired.class, p.tryAcquire(new AcquireRequest(List.of(key), "A", null, null)));
-            assertInstanceOf(
-                    AcquireResult.Blocked.class,
-                    p.tryAcquire(new AcquireRequest(List.of(key), "B", null, "waiter-b", Duration.ofSeconds(1))));
-            try (PreparedStatement ps = other.prepareStatement("SELECT pg_advisory_lock(hashtextextended(?, 0))")) {
-                ps.setString(1, key);
-                ps.execute();
-            }
-            p.leaveQueue(List.of(key), "waiter-b");
-            try (PreparedStatement ps = other.prepareStatement("SELECT pg_advisory_unlock(hashtextextended(?, 0))")) {
-                ps.setString(1, key);
-                ps.execute();
-            }
+            assertEquals(1, server.terminateSessions(application), "this test's one pooled session");
             assertTrue(p.release(List.of(key), "A"));
         } finally {
             logger.detachAppender(logs);
@@ -375,7 +367,7 @@ class PostgresProviderTest {
         }
         List<String> lines = logs.list.stream()
                 .map(ILoggingEvent::getFormattedMessage)
-                .filter(m -> m.contains("leave the queue"))
+                .filter(m -> m.contains("dead connection"))
                 .toList();
         assertEquals(1, lines.size(), logs.list.toString());
         assertTrue(lines.get(0).contains(escaped), lines.get(0));

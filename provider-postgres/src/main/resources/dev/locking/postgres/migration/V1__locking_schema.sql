@@ -610,11 +610,13 @@ BEGIN
     RETURN v_count = cardinality(p_keys);
 END $$;
 
--- Removes a waiter that gave up, and frees a key a release handed to it meanwhile (the waiter
--- will not run: the caller was told it failed). Keys it leaves with other waiters, or frees, are
--- announced: the next one may be first in line now.
+-- Removes waiters that gave up (p_waiters, from the queues of p_keys, all their keys), and frees
+-- a key a release handed to one of them meanwhile (that waiter will not run: its caller was told it
+-- failed). Many waiters in one call: callers of a key that time out together leave together, in one
+-- statement instead of one each on the key's advisory lock. Keys left with other waiters, or freed,
+-- are announced: the next one may be first in line now.
 CREATE FUNCTION "${flyway:defaultSchema}".locking_leave_queue(
-        p_keys text[], p_waiter text, p_lock_timeout_ms integer)
+        p_keys text[], p_waiters text[], p_lock_timeout_ms integer)
     RETURNS void
     LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
@@ -624,15 +626,16 @@ BEGIN
     PERFORM "${flyway:defaultSchema}".locking_serialise(p_keys, p_lock_timeout_ms);
     WITH removed AS (
         DELETE FROM "${flyway:defaultSchema}".locking_waiter
-         WHERE lock_id = ANY (p_keys) AND waiter_id = p_waiter
+         WHERE lock_id = ANY (p_keys) AND waiter_id = ANY (p_waiters)
         RETURNING lock_id)
     -- The statement sees the table as it was before its own DELETE, hence the waiter_id test.
-    SELECT array_agg(lock_id) INTO v_left FROM removed r
+    SELECT array_agg(DISTINCT lock_id) INTO v_left FROM removed r
      WHERE EXISTS (SELECT 1 FROM "${flyway:defaultSchema}".locking_waiter w
-                    WHERE w.lock_id = r.lock_id AND w.waiter_id <> p_waiter);
+                    WHERE w.lock_id = r.lock_id AND w.waiter_id <> ALL (p_waiters));
     WITH freed AS (
         DELETE FROM "${flyway:defaultSchema}".locking l
-         WHERE l.id = ANY (p_keys) AND l.grant_id = 'w:' || p_waiter
+         WHERE l.id = ANY (p_keys)
+           AND l.grant_id = ANY (ARRAY(SELECT 'w:' || w FROM unnest(p_waiters) AS w))
         RETURNING l.id)
     SELECT array_agg(id) INTO v_freed FROM freed;
     IF v_left IS NOT NULL OR v_freed IS NOT NULL THEN
