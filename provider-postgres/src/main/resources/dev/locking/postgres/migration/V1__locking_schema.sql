@@ -15,12 +15,28 @@ CREATE TABLE IF NOT EXISTS "${flyway:defaultSchema}".locking (
 );
 
 -- One counter for every acquisition: a key's tokens increase because every later acquisition of
--- it draws a later value. Sequences are never rolled back and survive restarts and crashes.
-CREATE SEQUENCE "${flyway:defaultSchema}".locking_fencing_token_seq AS bigint;
+-- it draws a later value. Sequences are never rolled back and survive restarts and crashes. Its
+-- values stay below 2^48 (a million acquisitions a second for eight years): the bits above are the
+-- timeline's (see locking_next_token).
+CREATE SEQUENCE "${flyway:defaultSchema}".locking_fencing_token_seq AS bigint MAXVALUE 281474976710655;
+
+-- The next fencing token: the server's WAL timeline times 2^48, plus the next value of the
+-- sequence. A failover promotes a replica onto a new timeline, and so does a point-in-time
+-- restore; an asynchronous replica may not have received the old primary's last sequence values,
+-- but every token it issues after its promotion is larger than every token of the timeline before,
+-- so a key's tokens keep growing across the failover. (Restoring a logical dump, or starting a
+-- copied data directory without recovery, keeps the timeline and can issue tokens again.) A SQL
+-- function of one expression, inlined where it is called.
+CREATE FUNCTION "${flyway:defaultSchema}".locking_next_token()
+    RETURNS bigint
+    LANGUAGE sql VOLATILE AS $$
+    SELECT (('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::bigint << 48)
+           + nextval('"${flyway:defaultSchema}".locking_fencing_token_seq')
+$$;
 
 ALTER TABLE "${flyway:defaultSchema}".locking
     ADD COLUMN IF NOT EXISTS fencing_token bigint NOT NULL
-        DEFAULT nextval('"${flyway:defaultSchema}".locking_fencing_token_seq'),
+        DEFAULT "${flyway:defaultSchema}".locking_next_token(),
     -- The id of the attempt that took the lock, so an attempt retried after a lost reply
     -- recognises its own grant instead of finding the key "held" (matters for anonymous locks).
     -- "w:<waiter id>" for a key a release handed to a waiter (see locking_release).
@@ -239,7 +255,7 @@ BEGIN
     WITH taken AS (
         INSERT INTO "${flyway:defaultSchema}".locking AS l (id, owner_id, expiration, fencing_token, grant_id)
         SELECT k, p_owner, v_now + p_lease_ms * interval '1 millisecond',
-               nextval('"${flyway:defaultSchema}".locking_fencing_token_seq'), p_grant
+               "${flyway:defaultSchema}".locking_next_token(), p_grant
           FROM unnest(p_keys) AS k
          ORDER BY k COLLATE "C"
         ON CONFLICT (id) DO UPDATE SET
@@ -310,7 +326,7 @@ BEGIN
         -- anyone, is left alone and the statement returns nothing.
         INSERT INTO "${flyway:defaultSchema}".locking AS l (id, owner_id, expiration, fencing_token, grant_id)
         SELECT v_key, p_owner, v_now + p_lease_ms * interval '1 millisecond',
-               nextval('"${flyway:defaultSchema}".locking_fencing_token_seq'), p_grant
+               "${flyway:defaultSchema}".locking_next_token(), p_grant
          WHERE NOT EXISTS (
                SELECT 1 FROM (
                    SELECT w.waiter_id, w.refreshed_at FROM "${flyway:defaultSchema}".locking_waiter w
@@ -522,7 +538,7 @@ BEGIN
                                      WHERE o.waiter_id = v_head.waiter_id AND o.lock_id <> v_key) THEN
                 INSERT INTO "${flyway:defaultSchema}".locking (id, owner_id, expiration, fencing_token, grant_id)
                 VALUES (v_key, v_head.owner_id, v_now + v_head.lease_ms * interval '1 millisecond',
-                        nextval('"${flyway:defaultSchema}".locking_fencing_token_seq'), 'w:' || v_head.waiter_id)
+                        "${flyway:defaultSchema}".locking_next_token(), 'w:' || v_head.waiter_id)
                 RETURNING fencing_token, expiration INTO v_token, v_expiration;
                 DELETE FROM "${flyway:defaultSchema}".locking_waiter WHERE waiter_id = v_head.waiter_id;
                 handed_to := v_head.waiter_id;
