@@ -109,6 +109,8 @@ final class PostgresLockingProvider implements LockingProvider {
     private final StatementWatchdog timeouts;
     /** Takes waiters that gave up out of their queues, many in one statement. */
     private final QueueLeaver leaver;
+    /** Removes expired locks and dead queue entries every cleanup-interval. */
+    private final ExpiredRowCleaner cleaner;
 
     private final long statementTimeoutMillis;
     private final int lockTimeoutMillis;
@@ -155,6 +157,7 @@ final class PostgresLockingProvider implements LockingProvider {
         this.timeouts = new StatementWatchdog(label);
         this.leaver = new QueueLeaver(
                 label, this::leaveQueues, settings.pollInterval.toMillis(), settings.waiterExpiry.toString());
+        this.cleaner = new ExpiredRowCleaner(label, settings.cleanupInterval, this::cleanUp);
         this.granted = granted;
         this.listenerTarget =
                 settings.notifications == PostgresSettings.Notifications.LISTEN ? listenerTarget(handedIn) : null;
@@ -380,6 +383,27 @@ final class PostgresLockingProvider implements LockingProvider {
         leaver.leave(keys, waiterId);
     }
 
+    /**
+     * Removes up to {@code batch} expired lock rows and as many dead queue entries; the larger of the
+     * two counts. A queue entry without a staleness of its own (a waiter for several keys) counts as
+     * dead after ten times waiter-expiry, at least a minute: another registration on the schema may
+     * have a longer waiter-expiry.
+     */
+    private int cleanUp(int batch) {
+        long staleMillis = Math.max(settings.waiterExpiry.multipliedBy(10).toMillis(), 60_000);
+        return call("remove expired locks", Bounds.NONE, (c, limits) -> {
+            try (PreparedStatement ps = prepare(c, plain.cleanup)) {
+                ps.setInt(1, batch);
+                ps.setLong(2, staleMillis);
+                ps.setInt(3, batch);
+                try (ResultSet rs = timed(ps, limits, PreparedStatement::executeQuery)) {
+                    rs.next();
+                    return Math.max(rs.getInt(1), rs.getInt(2));
+                }
+            }
+        });
+    }
+
     /** One statement takes every waiter of {@code waiterIds} out of the queues of {@code keys}. */
     private void leaveQueues(List<String> keys, List<String> waiterIds) {
         call("leave the queues of " + waiterIds.size() + " waiters on " + describe(keys), Bounds.NONE, (c, limits) -> {
@@ -507,6 +531,7 @@ final class PostgresLockingProvider implements LockingProvider {
         if (!closing.compareAndSet(false, true)) return;
         if (listener != null) listener.close();
         leaver.close(); // its last batch still runs, on the pool
+        cleaner.close();
         closed.set(true);
         if (ownedPool != null) ownedPool.close();
         timeouts.close();

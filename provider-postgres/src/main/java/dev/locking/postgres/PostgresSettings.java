@@ -38,6 +38,7 @@ final class PostgresSettings {
             "statement-timeout",
             "lock-timeout",
             "synchronous-commit",
+            "cleanup-interval",
             "pool");
 
     /** HikariCP properties that would bypass url/user/password or the pool we build. */
@@ -63,6 +64,8 @@ final class PostgresSettings {
     final Duration waiterExpiry;
     final Duration statementTimeout;
     final Duration lockTimeout;
+    /** How often expired lock rows and dead queue entries are removed (the cleanup-interval option). */
+    final Duration cleanupInterval;
     /** Which lock calls wait for their commit's WAL flush (the synchronous-commit option). */
     final SynchronousCommit synchronousCommit;
 
@@ -100,6 +103,7 @@ final class PostgresSettings {
         statementTimeout =
                 duration(c, "statement-timeout", Duration.ofSeconds(3), Duration.ofSeconds(1), path, problems);
         lockTimeout = duration(c, "lock-timeout", Duration.ofSeconds(2), Duration.ofMillis(1), path, problems);
+        cleanupInterval = duration(c, "cleanup-interval", Duration.ofMinutes(1), Duration.ofSeconds(1), path, problems);
         if (waiterExpiry.compareTo(pollInterval.multipliedBy(3)) < 0)
             problems.add(path + ".waiter-expiry must be at least 3 x poll-interval (" + pollInterval.multipliedBy(3)
                     + "), was " + waiterExpiry + ": live waiters would lose their place in the queue");

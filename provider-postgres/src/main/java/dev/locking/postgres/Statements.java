@@ -19,6 +19,8 @@ final class Statements {
     final String renew;
     final String leaveQueue;
     final String schemaPresent;
+    /** Removes expired lock rows and dead queue entries, a batch of each. */
+    final String cleanup;
     /** The server's statement_timeout and idle_in_transaction_session_timeout for this session. */
     final String serverTimeouts;
 
@@ -65,6 +67,7 @@ final class Statements {
         renew = guard + commit(load("renew.sql", schema), synchronousCommit);
         leaveQueue = guard + commit(load("leave-queue.sql", schema), synchronousCommit);
         serverTimeouts = load("server-timeouts.sql", schema);
+        cleanup = load("cleanup.sql", schema);
         schemaPresent = load("schema-present.sql", schema);
         list = load("list.sql", schema);
         refreshWaiters = load("refresh-waiters.sql", schema);

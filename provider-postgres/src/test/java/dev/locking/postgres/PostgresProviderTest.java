@@ -177,6 +177,50 @@ class PostgresProviderTest {
     }
 
     @Test
+    @DisplayName("expired locks of keys never taken again and dead waiters' places are removed within"
+            + " cleanup-interval; held locks stay")
+    void expiredRowsAreRemovedWithoutTheirKeysBeingTouchedAgain() throws Exception {
+        String fresh = TestModules.migratedSchema(server, "cleanup");
+        Map<String, Object> opts = options(fresh);
+        opts.put("cleanup-interval", "1s");
+        opts.put("poll-interval", "100ms");
+        opts.put("waiter-expiry", "500ms");
+        opts.put("notifications", "poll");
+        try (LockingProvider p = provider(opts)) {
+            for (int i = 0; i < 200; i++)
+                assertInstanceOf(
+                        AcquireResult.Acquired.class,
+                        p.tryAcquire(new AcquireRequest(List.of("gone-" + i), "A", Duration.ofMillis(50), null)));
+            assertInstanceOf(
+                    AcquireResult.Acquired.class, p.tryAcquire(new AcquireRequest(List.of("held"), "A", null, null)));
+            assertInstanceOf(
+                    AcquireResult.Acquired.class,
+                    p.tryAcquire(new AcquireRequest(List.of("leased"), "A", Duration.ofMinutes(5), null)));
+            // A waiter that queues and is never heard of again.
+            assertInstanceOf(
+                    AcquireResult.Blocked.class,
+                    p.tryAcquire(new AcquireRequest(List.of("held"), "W", Duration.ofMinutes(5), "w-gone")));
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+            List<String> left = query("SELECT count(*) FROM " + fresh + ".locking WHERE id LIKE 'gone-%'");
+            List<String> queued = query("SELECT count(*) FROM " + fresh + ".locking_waiter");
+            while ((!left.equals(List.of("0")) || !queued.equals(List.of("0"))) && System.nanoTime() < deadline) {
+                sleep(100);
+                left = query("SELECT count(*) FROM " + fresh + ".locking WHERE id LIKE 'gone-%'");
+                queued = query("SELECT count(*) FROM " + fresh + ".locking_waiter");
+            }
+            assertEquals(List.of("0"), left, "expired rows left");
+            assertEquals(List.of("0"), queued, "dead queue entries left");
+            assertEquals(
+                    List.of("held", "leased"),
+                    query("SELECT id FROM " + fresh + ".locking ORDER BY id"),
+                    "held locks stay");
+            assertTrue(p.release(List.of("held", "leased"), "A"));
+        } finally {
+            server.dropSchema(fresh);
+        }
+    }
+
+    @Test
     @DisplayName("a DataSource whose connections default to REPEATABLE READ is refused with a clear error")
     void repeatableReadIsRefused() {
         HikariConfig config = TestModules.appPoolConfig(server);
