@@ -684,15 +684,18 @@ final class PostgresLockingProvider implements LockingProvider {
      * A pooled connection. A call with a deadline waits for one of a HikariCP pool (the provider's
      * own, or a handed-in {@link HikariDataSource}) until its deadline (at least its floor), a caller
      * that does not wait also for the slack its statement would have, when that is shorter than the
-     * pool's {@code connectionTimeout}; any other call, or another pool, waits the pool's own timeout. Until the pool has opened its first connection
-     * every call waits up to the pool's {@code connectionTimeout} too: a cold JVM on a busy host
-     * takes longer than a caller that does not wait would allow to open it, and the first call must
-     * not fail for that.
+     * pool's {@code connectionTimeout}; any other call, or another pool, waits the pool's own
+     * timeout. While the pool has no connection open (before its first, or after a database restart)
+     * every call waits up to the pool's {@code connectionTimeout} too: a cold JVM on a busy host takes
+     * longer than a caller that does not wait would allow to open one, and the call must not fail for
+     * that.
      */
     private Connection borrow(String what, Bounds bounds) {
         long waitMillis = 0;
         HikariPool pool = hikariPool();
-        boolean opening = pool != null && !opened && pool.getTotalConnections() == 0;
+        // No connection open (a cold start, or all lost in a database restart): opening one may take
+        // longer than a caller that does not wait would allow.
+        boolean opening = pool != null && pool.getTotalConnections() == 0;
         try {
             Connection c = null;
             if (pool != null && !bounds.none() && !opening) {
@@ -711,8 +714,8 @@ final class PostgresLockingProvider implements LockingProvider {
         } catch (SQLException e) {
             if (poolSaturated(e) && opening)
                 throw new LockingException(
-                        label + " (locking-postgres): " + what + " failed: the pool could not open its first"
-                                + " connection to " + where() + " within its connectionTimeout ("
+                        label + " (locking-postgres): " + what + " failed: the pool, which had no connection"
+                                + " open, could not open one to " + where() + " within its connectionTimeout ("
                                 + ((HikariDataSource) dataSource).getConnectionTimeout() + " ms; " + serverText(e)
                                 + "), and no attempt failed: connecting is slow (a busy host or database, the"
                                 + " network). Raise pool.connectionTimeout if this host is that slow; the call can be"
