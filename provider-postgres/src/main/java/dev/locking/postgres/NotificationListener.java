@@ -1,10 +1,12 @@
 package dev.locking.postgres;
 
+import dev.locking.spi.Printable;
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import org.postgresql.PGConnection;
 import org.postgresql.PGNotification;
@@ -12,43 +14,40 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One connection per registration that LISTENs on the schema's channels and hands each NOTIFY's
- * payload to its channel's handler (a released key: a wake-up; a grant: the waiter it was made
- * for). It reconnects on its own after a failure; meanwhile waiters fall back to polling, so a
- * lost notification only costs one poll interval.
+ * One connection per registration that LISTENs on the schema's channel and hands each NOTIFY's
+ * payload (a released key) to its handler, which wakes the key's local waiter. It reconnects on its
+ * own after a failure; meanwhile waiters fall back to polling, so a lost notification only costs
+ * one poll interval.
  *
  * <p>Before it LISTENs it checks that its connection is a session of its own: behind a pooler in
  * transaction (or statement) mode LISTEN would land on a server session shared with other clients
  * and receive nothing, so the listener warns and stops, and waiters poll.
  *
- * <p>A connection borrowed from the application's pool goes back to it with UNLISTEN run, or is
- * discarded: never still listening, where the driver would buffer every later NOTIFY on it.
+ * <p>Its connection is its own (see {@link ListenerTarget}), never one of a pool.
  */
 final class NotificationListener implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(NotificationListener.class);
     private static final int WAIT_MILLIS = 500;
-    private static final long PING_NANOS = 10_000_000_000L;
+
+    /**
+     * How often the listener asks the server whether its connection still works: a connection the
+     * network black-holes (a half-open TCP connection) never fails a read that merely times out, so
+     * without asking, notifications would stop unnoticed for as long as the network stays that way.
+     */
+    private static final long PING_NANOS = TimeUnit.SECONDS.toNanos(2);
+
+    /**
+     * The listener connection's socket timeout (pgjdbc's socketTimeout, in seconds): a ping or a
+     * connection attempt that gets no answer for this long fails, and the listener reconnects. With
+     * the ping, a dead connection is replaced within PING_NANOS + this.
+     */
+    static final int SOCKET_TIMEOUT_SECONDS = 5;
+
     private static final long MAX_BACKOFF_MILLIS = 5_000;
 
+    /** Opens the listener's connection; its toString names where, without secrets, for log lines. */
     interface ConnectionSource {
         Connection open() throws SQLException;
-
-        /**
-         * True when connections come from the application's pool and go back to it on close: they
-         * must be cleaned of LISTEN first.
-         */
-        default boolean borrowed() {
-            return false;
-        }
-
-        /** Makes sure a borrowed connection that could not be cleaned is never handed out again. */
-        default void discard(Connection connection) {
-            try {
-                connection.abort(Runnable::run);
-            } catch (SQLException | RuntimeException ignored) {
-                // Nothing more can be done; the pool validates it before the next use.
-            }
-        }
     }
 
     private final String label;
@@ -61,6 +60,8 @@ final class NotificationListener implements AutoCloseable {
     private volatile boolean closed;
     private volatile boolean listening;
     private volatile boolean pooled;
+    /** The connection in use, so that close() can break a call blocked on a dead network. */
+    private volatile Connection current;
 
     NotificationListener(
             String label, Map<String, Consumer<String>> channels, ConnectionSource source, Runnable onConnected) {
@@ -89,13 +90,12 @@ final class NotificationListener implements AutoCloseable {
     private void run() {
         long backoff = 200;
         boolean warned = false;
+        boolean everConnected = false;
         while (!closed) {
             Connection connection = null;
-            boolean listened = false;
-            boolean autoCommit = true;
             try {
                 connection = source.open();
-                autoCommit = connection.getAutoCommit();
+                current = connection;
                 connection.setAutoCommit(true);
                 if (sharedSession(connection)) {
                     pooled = true;
@@ -108,11 +108,11 @@ final class NotificationListener implements AutoCloseable {
                     onConnected.run();
                     break;
                 }
-                listened = true;
                 try (Statement st = connection.createStatement()) {
                     for (String channel : channels.keySet()) st.execute("LISTEN \"" + channel + "\"");
                 }
                 listening = true;
+                everConnected = true;
                 if (warned) log.info("{}: notification listener reconnected", label);
                 warned = false;
                 backoff = 200;
@@ -120,16 +120,28 @@ final class NotificationListener implements AutoCloseable {
                 listen(connection);
             } catch (SQLException | RuntimeException e) {
                 if (closed) break;
-                if (!warned)
+                if (!warned && everConnected)
                     log.warn(
                             "{}: notification listener lost its connection ({}); waiters poll until it is back",
                             label,
-                            e.toString());
-                else log.debug("{}: notification listener still cannot connect: {}", label, e.toString());
+                            Printable.escape(e.toString()));
+                else if (!warned)
+                    log.warn(
+                            "{}: notification listener cannot connect to {} ({}); waiters poll until it can. If the"
+                                    + " application's DataSource connects in a way the listener cannot repeat, set"
+                                    + " listen-url (with the user and password options)",
+                            label,
+                            source,
+                            Printable.escape(e.toString()));
+                else
+                    log.debug(
+                            "{}: notification listener still cannot connect: {}",
+                            label,
+                            Printable.escape(e.toString()));
                 warned = true;
             } finally {
                 listening = false;
-                if (connection != null) giveBack(connection, listened, autoCommit);
+                if (connection != null) close(connection);
             }
             if (closed || pooled) break;
             sleep(backoff);
@@ -172,7 +184,10 @@ final class NotificationListener implements AutoCloseable {
         } catch (SQLException e) {
             // Statement mode refuses the transaction; any other failure leaves it unproven that this
             // pooler keeps sessions, and polling is correct either way.
-            log.debug("{}: could not check the pooler's mode ({}); assuming transaction mode", label, e.toString());
+            log.debug(
+                    "{}: could not check the pooler's mode ({}); assuming transaction mode",
+                    label,
+                    Printable.escape(e.toString()));
             return true;
         }
     }
@@ -185,37 +200,11 @@ final class NotificationListener implements AutoCloseable {
         }
     }
 
-    /**
-     * Closes {@code connection}; one borrowed from the application's pool goes back without its
-     * LISTEN and its buffered notifications, with its auto-commit as it was, or is discarded.
-     */
-    private void giveBack(Connection connection, boolean listened, boolean autoCommit) {
-        if (source.borrowed()) {
-            // close() interrupts this thread; the clean-up must run all the same.
-            boolean interrupted = Thread.interrupted();
-            try {
-                if (listened) {
-                    try (Statement st = connection.createStatement()) {
-                        st.setQueryTimeout(2);
-                        st.execute("UNLISTEN *");
-                    }
-                    connection.unwrap(PGConnection.class).getNotifications(); // drops what it buffered
-                }
-                if (!autoCommit) connection.setAutoCommit(false);
-            } catch (SQLException | RuntimeException e) {
-                log.debug(
-                        "{}: could not UNLISTEN on the application's connection ({}); discarding it",
-                        label,
-                        e.toString());
-                source.discard(connection);
-            } finally {
-                if (interrupted) Thread.currentThread().interrupt();
-            }
-        }
+    private void close(Connection connection) {
         try {
             connection.close();
         } catch (SQLException e) {
-            log.debug("{}: closing the listener connection: {}", label, e.toString());
+            log.debug("{}: closing the listener connection: {}", label, Printable.escape(e.toString()));
         }
     }
 
@@ -251,6 +240,13 @@ final class NotificationListener implements AutoCloseable {
     @Override
     public void close() {
         closed = true;
+        Connection c = current;
+        if (c != null)
+            try {
+                c.abort(Runnable::run);
+            } catch (SQLException | RuntimeException e) {
+                log.debug("{}: aborting the listener connection: {}", label, Printable.escape(e.toString()));
+            }
         thread.interrupt();
         try {
             thread.join(2 * WAIT_MILLIS + 1000);

@@ -7,6 +7,7 @@ import dev.locking.spi.AcquireRequest;
 import dev.locking.spi.AcquireResult;
 import dev.locking.spi.HeldLock;
 import dev.locking.spi.LockingProvider;
+import dev.locking.spi.Printable;
 import java.sql.Array;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -15,7 +16,6 @@ import java.sql.SQLException;
 import java.sql.SQLTransientConnectionException;
 import java.sql.Types;
 import java.time.Duration;
-import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -32,6 +32,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.BiPredicate;
 import java.util.function.Consumer;
 import javax.sql.DataSource;
+import org.flywaydb.core.Flyway;
 import org.flywaydb.core.api.FlywayException;
 import org.postgresql.PGConnection;
 import org.postgresql.PGStatement;
@@ -67,29 +68,64 @@ final class PostgresLockingProvider implements LockingProvider {
     static final long QUERY_SLACK_MILLIS = 250;
 
     /**
-     * The lock wait of leaveQueue: a waiter that gave up must not wait long to say so. If the keys
-     * stay busy that long, the entry is left to waiter-expiry.
+     * The shortest lock wait of a waiting caller's attempt near its deadline: short, since such a
+     * caller is promised an answer within 250 ms of its deadline and a busy key only means it is not
+     * its turn yet.
      */
-    static final long LEAVE_QUEUE_MILLIS = 100;
+    static final long WAITING_FLOOR_MILLIS = 20;
 
-    /** What the lock functions (schema V3 on) raise when a key's advisory lock wait timed out. */
+    /** As {@link #QUERY_SLACK_MILLIS}, for a waiting caller's attempt. */
+    static final long WAITING_SLACK_MILLIS = 100;
+
+    /**
+     * The lock wait and the slack of a waiting caller's last attempt, made at its deadline: a last
+     * look at whether the key came free, which must not make the caller late for its timeout.
+     */
+    static final long LAST_LOOK_FLOOR_MILLIS = 5;
+
+    static final long LAST_LOOK_SLACK_MILLIS = 50;
+
+    /** What the lock functions raise when a key's advisory lock wait timed out (SQL state 55P03). */
     private static final String KEY_LOCK_TIMEOUT = "dev.locking: lock timeout waiting for a key's advisory lock";
 
     private final String label;
     private final PostgresSettings settings;
     private final DataSource dataSource;
     private final HikariDataSource ownedPool;
-    private final Statements sql;
+    /** The statements, as they start out; {@link #sql} turns to the guarded ones once needed. */
+    private final Statements plain;
+
+    /**
+     * The statements calls use now: {@link #plain}, or those that turn off the server's own
+     * timeouts first, once the database or role turned out to set them (see {@link Statements#GUARD}).
+     */
+    private volatile Statements sql;
+
     private final NotificationListener listener;
+    /** Where the LISTEN connection goes; null when waiters only poll. */
+    private final ListenerTarget listenerTarget;
+
     private final String registrationId;
     private final StatementWatchdog timeouts;
+    /** Takes waiters that gave up out of their queues, many in one statement. */
+    private final QueueLeaver leaver;
+    /** Removes expired locks and dead queue entries every cleanup-interval. */
+    private final ExpiredRowCleaner cleaner;
+
     private final long statementTimeoutMillis;
     private final int lockTimeoutMillis;
     /** Waiters that may have a queue entry (a blocked attempt of theirs committed), until they leave it. */
     private final Set<String> queued = ConcurrentHashMap.newKeySet();
 
+    private final AtomicBoolean closing = new AtomicBoolean();
     private final AtomicBoolean closed = new AtomicBoolean();
     private final AtomicBoolean schemaWarned = new AtomicBoolean();
+    /**
+     * This provider instance, as the lock functions know it: a release hands a key over only to a
+     * waiter parked in the same instance (see locking_release), which is alive by construction.
+     */
+    private final String processId = UUID.randomUUID().toString();
+
     /** Hands a grant a release made to a waiter parked in this process (core's ProviderContext). */
     private final BiPredicate<String, AcquireResult.Acquired> granted;
 
@@ -102,7 +138,8 @@ final class PostgresLockingProvider implements LockingProvider {
         this.label = "lp_" + registrationId;
         this.registrationId = registrationId;
         this.settings = settings;
-        this.sql = new Statements(settings.schema, settings.synchronousCommit);
+        this.plain = new Statements(settings.schema, settings.synchronousCommit, false);
+        this.sql = plain;
         this.statementTimeoutMillis = Math.max(1000, settings.statementTimeout.toMillis());
         this.lockTimeoutMillis = (int) Math.min(Integer.MAX_VALUE, settings.lockTimeout.toMillis());
         if (handedIn.isPresent()) {
@@ -118,20 +155,37 @@ final class PostgresLockingProvider implements LockingProvider {
         }
         // After the pool (whose construction is what can still fail), before the first call.
         this.timeouts = new StatementWatchdog(label);
+        this.leaver = new QueueLeaver(
+                label, this::leaveQueues, settings.pollInterval.toMillis(), settings.waiterExpiry.toString());
+        this.cleaner = new ExpiredRowCleaner(label, settings.cleanupInterval, this::cleanUp);
         this.granted = granted;
-        if (settings.notifications == PostgresSettings.Notifications.LISTEN) {
+        this.listenerTarget =
+                settings.notifications == PostgresSettings.Notifications.LISTEN ? listenerTarget(handedIn) : null;
+        if (listenerTarget != null) {
             this.listener = new NotificationListener(
                     label,
-                    Map.of(settings.channel(), keyReleased, settings.grantChannel(), this::grantNotified),
-                    listenerConnections(registrationId),
+                    Map.of(settings.channel(), keyReleased),
+                    listenerConnections(listenerTarget, registrationId),
                     this::checkSchema);
             listener.start();
         } else {
             this.listener = null;
+            if (settings.notifications == PostgresSettings.Notifications.LISTEN)
+                log.warn(
+                        "{}: cannot tell how the application's DataSource ({}) connects, so no LISTEN connection of"
+                                + " its own can be opened: waiters poll every {} ms. Set listen-url to a direct URL of"
+                                + " the database (same user and password options) for wake-ups by notification, or"
+                                + " notifications = poll to say so",
+                        label,
+                        handedIn.map(ds -> ds.getClass().getName()).orElse("none"),
+                        settings.pollInterval.toMillis());
             Thread check = new Thread(this::checkSchema, "locking-postgres-schema-check-" + label);
             check.setDaemon(true);
             check.start();
         }
+        String incompatible = PostgresMigrations.incompatibility(PostgresMigrations.class.getClassLoader());
+        if (incompatible != null)
+            log.warn("{}: migrate cannot run: {}. Locking itself does not need Flyway and works.", label, incompatible);
         log.info("{}: PostgreSQL locks in schema {} of {}, notifications {}", label, settings.schema, where(), mode());
     }
 
@@ -141,10 +195,22 @@ final class PostgresLockingProvider implements LockingProvider {
         String waiterId = request.waiterId();
         // Stored with the grant: a retry after a lost reply finds its own grant instead of "held".
         String grant = UUID.randomUUID().toString();
-        long started = System.nanoTime();
+        // A caller with time to wait (its first attempt comes without a waiter id) is bounded as a
+        // waiting one: nothing of its attempt may run past its deadline by more than the slack.
+        boolean waiting = waiterId != null
+                || (request.budget() != null && !request.budget().isZero());
+        Bounds bounds = bounds(request.budget(), waiting);
+        // A waiter's first attempt with its id that comes at or past its deadline follows a first
+        // attempt that took the caller's whole budget (a storm, a busy pool): it was never queued,
+        // and one more round trip would only make it later. It has timed out.
+        if (waiterId != null && request.budget() != null && request.budget().isZero() && !queued.contains(waiterId))
+            return new AcquireResult.Blocked(keys.get(0), null, null);
+        // Waiters of this process that just gave up may still hold places that reserve these keys:
+        // a caller that does not wait lets them go first (a waiting one is woken when they have).
+        if (!waiting) leaver.awaitIdle(QueueLeaver.WAIT_MILLIS * 4);
         try {
-            AcquireResult result = call("acquire " + describe(keys), deadline(request.budget()), (c, limits) -> {
-                try (PreparedStatement ps = prepare(c, sql.tryAcquire)) {
+            AcquireResult result = call("acquire " + describe(keys), bounds, (c, limits) -> {
+                try (PreparedStatement ps = prepare(c, limits.sql().tryAcquire)) {
                     ps.setArray(1, textArray(c, keys));
                     ps.setString(2, request.owner());
                     setMillis(ps, 3, request.lease());
@@ -152,6 +218,7 @@ final class PostgresLockingProvider implements LockingProvider {
                     ps.setString(5, grant);
                     ps.setLong(6, settings.waiterExpiry.toMillis());
                     ps.setInt(7, limits.lockMillis());
+                    ps.setString(8, processId);
                     try (ResultSet rs = query(ps, limits)) {
                         rs.next();
                         return readAcquire(rs, keys);
@@ -173,15 +240,21 @@ final class PostgresLockingProvider implements LockingProvider {
             // rolled back), and a waiting caller simply tries again.
             if (e.getCause() instanceof SQLException s && "55P03".equals(s.getSQLState()))
                 return new AcquireResult.Blocked(busyKey(s, keys), null, null);
-            // Every connection of the pool stayed in use for the pool's whole connectionTimeout, and
-            // no connection attempt failed: the store is busy (or its calls are stuck), and a caller
-            // with time left keeps waiting, as for a busy key, until its own timeout.
+            // Every connection of the pool stayed in use while this call could wait, and no
+            // connection attempt failed: the store is busy (or its calls are stuck). A caller that
+            // waits keeps waiting, as for a busy key, until its own timeout, and then times out:
+            // that the store was too busy for it is the warning's to say, not an error of its own.
             if (poolSaturated(e.getCause())
-                    && (request.budget() == null
-                            || System.nanoTime() - started < request.budget().toNanos())) {
-                warnSaturated();
+                    && (waiting || request.budget() == null || !request.budget().isZero())) {
+                if (opened) warnSaturated();
                 return new AcquireResult.Blocked(keys.get(0), SATURATED_RETRY, null);
             }
+            // A waiting caller's attempt cancelled at its deadline (waiting for a busy key's lock,
+            // or on a slow server): it did not get the key in time, which is a timeout.
+            if (waiting
+                    && e.getCause() instanceof SQLException s
+                    && "57014".equals(s.getSQLState())
+                    && bounds.leftMillis() <= 0) return new AcquireResult.Blocked(keys.get(0), null, null);
             throw e;
         }
     }
@@ -214,9 +287,9 @@ final class PostgresLockingProvider implements LockingProvider {
     }
 
     /**
-     * The key whose advisory lock timed out. The lock functions name it (schema V3 on); a lock
-     * timeout without that name (an older schema, or a row lock) is reported on the first key, the
-     * only one that can be named then: for a multi-key call that may not be the busy one.
+     * The key whose advisory lock timed out, which the lock functions name. A lock timeout on a row
+     * lock names none and is reported on the first key, the only one that can be named then: for a
+     * multi-key call that may not be the busy one.
      */
     private String busyKey(SQLException e, List<String> keys) {
         if (e instanceof PSQLException p) {
@@ -224,12 +297,6 @@ final class PostgresLockingProvider implements LockingProvider {
             if (m != null && KEY_LOCK_TIMEOUT.equals(m.getMessage()) && keys.contains(m.getDetail()))
                 return m.getDetail();
         }
-        if (keys.size() > 1)
-            log.debug(
-                    "{}: lock timeout on one of {} and the database did not say which; reporting the first."
-                            + " Run migrate to get the schema that names it.",
-                    label,
-                    describe(keys));
         return keys.get(0);
     }
 
@@ -249,72 +316,26 @@ final class PostgresLockingProvider implements LockingProvider {
 
     @Override
     public boolean release(List<String> keys, String owner) {
-        if (!schemaBeforeV7) {
-            try {
-                Released released = call("release " + describe(keys), NO_DEADLINE, (c, limits) -> {
-                    try (PreparedStatement ps = prepare(c, sql.releaseReporting)) {
-                        ps.setArray(1, textArray(c, keys));
-                        ps.setString(2, owner);
-                        ps.setInt(3, limits.lockMillis());
-                        ps.setBoolean(4, settings.synchronousCommit == PostgresSettings.SynchronousCommit.GRANTS);
-                        return readRelease(single(ps, limits), keys);
-                    }
-                });
-                // The release has committed, its grant included: a waiter parked here runs now,
-                // without waiting for the notification (which still comes, and finds it gone).
-                if (released.handedTo() != null && granted.test(released.handedTo(), released.grant()))
-                    queued.remove(released.handedTo());
-                return released.released();
-            } catch (LockingException e) {
-                // A schema migrated before V7 has no locking_release_reporting: the call failed
-                // before it ran. Release as before; waiters here learn of grants by notification.
-                if (!(e.getCause() instanceof SQLException s && "42883".equals(s.getSQLState()))) throw e;
-                schemaBeforeV7 = true;
-                log.info(
-                        "{}: schema \"{}\" is older than this provider (no V7): a waiter in this process learns"
-                                + " that a release handed it its key by notification only, until you run the"
-                                + " migrations: LockingModule.migrate() or `locking migrate`",
-                        label,
-                        settings.schema);
-            }
-        }
-        if (!schemaBeforeV4) {
-            try {
-                return call("release " + describe(keys), NO_DEADLINE, (c, limits) -> {
-                    try (PreparedStatement ps = prepare(c, sql.release)) {
-                        ps.setArray(1, textArray(c, keys));
-                        ps.setString(2, owner);
-                        ps.setInt(3, limits.lockMillis());
-                        ps.setBoolean(4, settings.synchronousCommit == PostgresSettings.SynchronousCommit.GRANTS);
-                        return single(ps, limits).getBoolean(1);
-                    }
-                });
-            } catch (LockingException e) {
-                // A schema migrated before V4 has the three-argument release only: the call failed
-                // before it ran. Keep releasing, durably, until migrate has run.
-                if (!(e.getCause() instanceof SQLException s && "42883".equals(s.getSQLState()) && hasOldRelease()))
-                    throw e;
-                schemaBeforeV4 = true;
-                log.warn(
-                        "{}: schema \"{}\" is older than this provider (no V4); releases work, durably and"
-                                + " slower, until you run the migrations: LockingModule.migrate() or `locking migrate`",
-                        label,
-                        settings.schema);
-            }
-        }
-        return call("release " + describe(keys), NO_DEADLINE, (c, limits) -> {
-            try (PreparedStatement ps = prepare(c, sql.releaseBeforeV4)) {
+        Released released = call("release " + describe(keys), Bounds.NONE, (c, limits) -> {
+            try (PreparedStatement ps = prepare(c, limits.sql().release)) {
                 ps.setArray(1, textArray(c, keys));
                 ps.setString(2, owner);
                 ps.setInt(3, limits.lockMillis());
-                return single(ps, limits).getBoolean(1);
+                ps.setBoolean(4, settings.synchronousCommit == PostgresSettings.SynchronousCommit.GRANTS);
+                ps.setString(5, processId);
+                return readRelease(single(ps, limits), keys);
             }
         });
+        // The release has committed, its grant included: the waiter, parked in this process, runs
+        // now.
+        if (released.handedTo() != null && granted.test(released.handedTo(), released.grant()))
+            queued.remove(released.handedTo());
+        return released.released();
     }
 
     /**
-     * What a release did: whether it freed the key, and the waiter it handed the key to (schema V7),
-     * with that grant; both null when it handed nothing over.
+     * What a release did: whether it freed the key, and the waiter it handed the key to, with that
+     * grant; both null when it handed nothing over.
      */
     private record Released(boolean released, String handedTo, AcquireResult.Acquired grant) {}
 
@@ -328,32 +349,13 @@ final class PostgresLockingProvider implements LockingProvider {
                 released, handedTo, new AcquireResult.Acquired(Map.of(keys.get(0), token), expires.toInstant()));
     }
 
-    /** Set once a release found a schema from before V7 (no locking_release_reporting). */
-    private volatile boolean schemaBeforeV7;
-
-    /** Set once a release found a schema from before V4 (three-argument locking_release only). */
-    private volatile boolean schemaBeforeV4;
-
-    private boolean hasOldRelease() {
-        try {
-            return call("look for the release function", NO_DEADLINE, (c, limits) -> {
-                try (PreparedStatement ps = prepare(c, sql.releaseBeforeV4Present)) {
-                    ps.setString(1, settings.schema);
-                    return single(ps, limits).getBoolean(1);
-                }
-            });
-        } catch (LockingException e) {
-            return false;
-        }
-    }
-
     @Override
     public int releaseAll(String owner) {
         return call(
-                "releaseAll of " + (owner == null ? "anonymous locks" : "owner \"" + owner + "\""),
-                NO_DEADLINE,
+                "releaseAll of " + (owner == null ? "anonymous locks" : "owner \"" + Printable.escape(owner) + "\""),
+                Bounds.NONE,
                 (c, limits) -> {
-                    try (PreparedStatement ps = prepare(c, sql.releaseAll)) {
+                    try (PreparedStatement ps = prepare(c, limits.sql().releaseAll)) {
                         ps.setString(1, owner);
                         return single(ps, limits).getInt(1);
                     }
@@ -362,8 +364,8 @@ final class PostgresLockingProvider implements LockingProvider {
 
     @Override
     public boolean renew(List<String> keys, String owner, Duration lease) {
-        return call("renew " + describe(keys), NO_DEADLINE, (c, limits) -> {
-            try (PreparedStatement ps = prepare(c, sql.renew)) {
+        return call("renew " + describe(keys), Bounds.NONE, (c, limits) -> {
+            try (PreparedStatement ps = prepare(c, limits.sql().renew)) {
                 ps.setArray(1, textArray(c, keys));
                 ps.setString(2, owner);
                 setMillis(ps, 3, lease);
@@ -378,78 +380,69 @@ final class PostgresLockingProvider implements LockingProvider {
         // Only a waiter whose blocked attempt committed has entries; the others (every attempt
         // timed out on a busy key) have nothing to remove, and must not wait on that key again.
         if (!queued.remove(waiterId)) return;
-        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(LEAVE_QUEUE_MILLIS);
-        try {
-            call("leave the queue of " + describe(keys), deadline, (c, limits) -> {
-                try (PreparedStatement ps = prepare(c, sql.leaveQueue)) {
-                    ps.setArray(1, textArray(c, keys));
-                    ps.setString(2, waiterId);
-                    ps.setInt(3, limits.lockMillis());
-                    single(ps, limits);
-                    return null;
-                }
-            });
-        } catch (LockingException e) {
-            String state = e.getCause() instanceof SQLException s ? s.getSQLState() : null;
-            // The keys are busy, or the server slow: a waiter that gave up does not wait for that.
-            // Its entries stop being refreshed, and waiter-expiry drops them.
-            if (!"55P03".equals(state) && !"57014".equals(state)) throw e;
-            log.debug(
-                    "{}: could not leave the queue of {} within {} ms ({}); waiter-expiry ({}) drops the entry",
-                    label,
-                    describe(keys),
-                    LEAVE_QUEUE_MILLIS,
-                    state,
-                    settings.waiterExpiry);
-        }
+        leaver.leave(keys, waiterId);
     }
 
     /**
-     * A release handed a key to the first waiter in its queue (schema V6): payload {@code "<waiter
-     * id> <token> <expiry, µs since the epoch> <key>"}. Handed to the waiter if it is parked here;
-     * otherwise nothing is done: the waiter is another process's, or finds the grant with its next
-     * attempt, or frees it when it leaves the queue.
+     * Removes up to {@code batch} expired lock rows and as many dead queue entries; the larger of the
+     * two counts. A queue entry without a staleness of its own (a waiter for several keys) counts as
+     * dead after ten times waiter-expiry, at least a minute: another registration on the schema may
+     * have a longer waiter-expiry.
      */
-    private void grantNotified(String payload) {
-        String[] parts = payload.split(" ", 4);
-        AcquireResult.Acquired grant;
-        try {
-            if (parts.length < 4) throw new NumberFormatException("4 fields expected");
-            long micros = Long.parseLong(parts[2]);
-            Instant expiresAt = Instant.ofEpochSecond(
-                    Math.floorDiv(micros, 1_000_000L), Math.floorMod(micros, 1_000_000L) * 1_000L);
-            grant = new AcquireResult.Acquired(Map.of(parts[3], Long.parseLong(parts[1])), expiresAt);
-        } catch (NumberFormatException e) {
-            log.debug("{}: ignoring a grant notification that is not one ({})", label, e.getMessage());
-            return;
-        }
-        if (granted.test(parts[0], grant)) queued.remove(parts[0]);
+    private int cleanUp(int batch) {
+        long staleMillis = Math.max(settings.waiterExpiry.multipliedBy(10).toMillis(), 60_000);
+        return call("remove expired locks", Bounds.NONE, (c, limits) -> {
+            try (PreparedStatement ps = prepare(c, plain.cleanup)) {
+                ps.setInt(1, batch);
+                ps.setLong(2, staleMillis);
+                ps.setInt(3, batch);
+                try (ResultSet rs = timed(ps, limits, PreparedStatement::executeQuery)) {
+                    rs.next();
+                    return Math.max(rs.getInt(1), rs.getInt(2));
+                }
+            }
+        });
+    }
+
+    /** One statement takes every waiter of {@code waiterIds} out of the queues of {@code keys}. */
+    private void leaveQueues(List<String> keys, List<String> waiterIds) {
+        call("leave the queues of " + waiterIds.size() + " waiters on " + describe(keys), Bounds.NONE, (c, limits) -> {
+            try (PreparedStatement ps = prepare(c, limits.sql().leaveQueue)) {
+                ps.setArray(1, textArray(c, keys));
+                ps.setArray(2, textArray(c, waiterIds));
+                ps.setInt(3, limits.lockMillis());
+                single(ps, limits);
+                return null;
+            }
+        });
     }
 
     /** One statement keeps every waiter parked in this process in line, whatever their number. */
     @Override
     public boolean refreshWaiters(Map<String, List<String>> keysByWaiterId) {
         if (keysByWaiterId.isEmpty()) return true;
-        long deadline = System.nanoTime() + settings.pollInterval.toNanos();
-        call("refresh " + keysByWaiterId.size() + " parked waiters", deadline, (c, limits) -> {
-            try (PreparedStatement ps = prepare(c, sql.refreshWaiters)) {
-                ps.setArray(1, textArray(c, List.copyOf(keysByWaiterId.keySet())));
-                timed(ps, limits, PreparedStatement::executeUpdate);
-                return null;
-            }
-        });
+        call(
+                "refresh " + keysByWaiterId.size() + " parked waiters",
+                within(settings.pollInterval.toMillis()),
+                (c, limits) -> {
+                    try (PreparedStatement ps = prepare(c, sql.refreshWaiters)) {
+                        ps.setArray(1, textArray(c, List.copyOf(keysByWaiterId.keySet())));
+                        timed(ps, limits, PreparedStatement::executeUpdate);
+                        return null;
+                    }
+                });
         return true;
     }
 
     @Override
     public Optional<List<HeldLock>> list(String owner, int limit) {
-        return Optional.of(call("list locks", NO_DEADLINE, (c, limits) -> {
+        return Optional.of(call("list locks", Bounds.NONE, (c, limits) -> {
             try (PreparedStatement ps = prepare(c, sql.list)) {
                 ps.setString(1, owner);
                 ps.setBoolean(2, owner == null);
                 ps.setInt(3, limit);
                 List<HeldLock> held = new ArrayList<>();
-                try (ResultSet rs = query(ps, limits)) {
+                try (ResultSet rs = timed(ps, limits, PreparedStatement::executeQuery)) {
                     while (rs.next()) {
                         OffsetDateTime expires = rs.getObject(3, OffsetDateTime.class);
                         held.add(new HeldLock(
@@ -473,6 +466,10 @@ final class PostgresLockingProvider implements LockingProvider {
     public List<String> migrate() {
         // The start-up check would only race this migration and warn about what it is fixing.
         schemaWarned.set(true);
+        String prefix =
+                label + " (locking-postgres): migrating schema \"" + settings.schema + "\" of " + where() + " failed: ";
+        String incompatible = PostgresMigrations.incompatibility(PostgresMigrations.class.getClassLoader());
+        if (incompatible != null) throw new LockingException(prefix + incompatible + ".");
         try {
             List<String> applied;
             if (ownedPool == null) applied = PostgresMigrations.migrate(dataSource, settings.schema);
@@ -480,14 +477,21 @@ final class PostgresLockingProvider implements LockingProvider {
                 try (HikariDataSource once = new HikariDataSource(settings.migrationConfig(registrationId))) {
                     applied = PostgresMigrations.migrate(once, settings.schema);
                 }
-            schemaBeforeV4 = false;
             applied.forEach(line -> log.info("{}: applied {}", label, line));
             return applied;
         } catch (FlywayException e) {
             throw new LockingException(
-                    label + " (locking-postgres): migrating schema \"" + settings.schema + "\" of " + where()
-                            + " failed: " + migrationProblem(e) + ". Check that the user may create tables and"
+                    prefix + migrationProblem(e) + ". Check that the user may create tables and"
                             + " functions in that schema, then run migrate again.",
+                    e);
+        } catch (LinkageError e) {
+            // A Flyway whose own dependencies (Jackson, its database support) are at versions it was
+            // not built for: say which, instead of letting the error escape from deep inside Flyway.
+            throw new LockingException(
+                    prefix + "Flyway " + PostgresMigrations.version(Flyway.class.getClassLoader(), "flyway-core")
+                            + " could not run (" + e + "): one of its dependencies on the class path is at a"
+                            + " version it was not built for. Align them with the versions Flyway declares (its"
+                            + " Jackson, flyway-database-postgresql), then run migrate again.",
                     e);
         }
     }
@@ -524,8 +528,11 @@ final class PostgresLockingProvider implements LockingProvider {
 
     @Override
     public void close() {
-        if (!closed.compareAndSet(false, true)) return;
+        if (!closing.compareAndSet(false, true)) return;
         if (listener != null) listener.close();
+        leaver.close(); // its last batch still runs, on the pool
+        cleaner.close();
+        closed.set(true);
         if (ownedPool != null) ownedPool.close();
         timeouts.close();
     }
@@ -557,59 +564,96 @@ final class PostgresLockingProvider implements LockingProvider {
     private static final long NO_DEADLINE = Long.MAX_VALUE;
 
     /**
+     * How long a call may take.
+     *
+     * @param deadline when it must give up ({@link System#nanoTime()}), or {@link #NO_DEADLINE}
+     * @param floorMillis the least it waits for a key's advisory lock or a connection, also at its
+     *     deadline
+     * @param slackMillis how long its statement may run past its lock wait
+     * @param waiting a waiting caller's attempt: it waits for a connection only until its deadline
+     *     (a caller that does not wait may take the slack as well), and running out of time is, for
+     *     it, the key's being busy
+     */
+    record Bounds(long deadline, long floorMillis, long slackMillis, boolean waiting) {
+        static final Bounds NONE = new Bounds(NO_DEADLINE, 0, 0, false);
+
+        boolean none() {
+            return deadline == NO_DEADLINE;
+        }
+
+        long leftMillis() {
+            return TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
+        }
+    }
+
+    /**
      * What one attempt of a call may take.
      *
      * @param lockMillis the longest wait for the keys' advisory locks (the functions' lock timeout)
      * @param queryMillis the query timeout: past it the statement is cancelled
      */
-    record Limits(int lockMillis, long queryMillis) {}
+    record Limits(int lockMillis, long queryMillis, Statements sql) {}
 
     /**
-     * When a call with a caller's {@code budget} must give up: the budget plus a margin, and at least
-     * {@link #LOCK_FLOOR_MILLIS} from now. {@link #NO_DEADLINE} for no budget.
+     * The bounds of an attempt for a caller with {@code budget} left: the budget plus a margin; a
+     * caller that does not wait (or not yet) gets at least {@link #LOCK_FLOOR_MILLIS} and {@link
+     * #QUERY_SLACK_MILLIS}, a waiting one ({@code waiting}) {@link #WAITING_FLOOR_MILLIS} and
+     * {@link #WAITING_SLACK_MILLIS}. {@link Bounds#NONE} for no budget.
      */
-    static long deadline(Duration budget) {
-        if (budget == null) return NO_DEADLINE;
+    static Bounds bounds(Duration budget, boolean waiting) {
+        if (budget == null) return Bounds.NONE;
         long millis =
                 budget.compareTo(Duration.ofDays(1)) > 0 ? Duration.ofDays(1).toMillis() : ceilMillis(budget);
-        return System.nanoTime()
-                + TimeUnit.MILLISECONDS.toNanos(Math.max(LOCK_FLOOR_MILLIS, millis + BUDGET_MARGIN_MILLIS));
+        boolean lastLook = waiting && budget.isZero();
+        long floor = lastLook ? LAST_LOOK_FLOOR_MILLIS : waiting ? WAITING_FLOOR_MILLIS : LOCK_FLOOR_MILLIS;
+        long slack = lastLook ? LAST_LOOK_SLACK_MILLIS : waiting ? WAITING_SLACK_MILLIS : QUERY_SLACK_MILLIS;
+        return new Bounds(
+                System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(Math.max(floor, millis + BUDGET_MARGIN_MILLIS)),
+                floor,
+                slack,
+                waiting);
+    }
+
+    /** The bounds of a call that must be over within {@code millis} from now, at least. */
+    static Bounds within(long millis) {
+        return new Bounds(System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(millis), millis, QUERY_SLACK_MILLIS, false);
     }
 
     /**
-     * The limits of an attempt starting now: the configured ones, shrunk to what is left before
-     * {@code deadline} (the lock wait) and before {@link #QUERY_SLACK_MILLIS} after it (the whole
-     * statement), so that no attempt, first or retried, runs on past that.
+     * The limits of an attempt starting now: the configured ones, shrunk to what is left before the
+     * deadline (the lock wait) and the slack after it (the whole statement), so that no attempt,
+     * first or retried, runs on past that.
      */
-    Limits limits(long deadline) {
-        if (deadline == NO_DEADLINE) return new Limits(lockTimeoutMillis, statementTimeoutMillis);
-        long now = System.nanoTime();
+    Limits limits(Bounds bounds) {
+        if (bounds.none()) return new Limits(lockTimeoutMillis, statementTimeoutMillis, sql);
         // Every attempt, a retry too, keeps the floor: a caller that does not wait must still get
-        // an answer from a healthy server, not a statement cancelled before it could run.
-        long left = Math.max(LOCK_FLOOR_MILLIS, TimeUnit.NANOSECONDS.toMillis(deadline - now));
-        long end = Math.max(
-                LOCK_FLOOR_MILLIS + QUERY_SLACK_MILLIS,
-                TimeUnit.NANOSECONDS.toMillis(deadline - now) + QUERY_SLACK_MILLIS);
+        // an answer from a healthy server, not a statement cancelled before it could run. A
+        // waiting caller's lock wait ends its slack before the deadline, so that even a statement
+        // cancelled late (a loaded server answers a cancel slowly) returns near the deadline.
+        long left = Math.max(bounds.floorMillis(), bounds.leftMillis() - (bounds.waiting() ? bounds.slackMillis() : 0));
         int lock = (int) Math.min(lockTimeoutMillis, left);
-        return new Limits(lock, Math.min(statementTimeoutMillis, Math.min(end, lock + QUERY_SLACK_MILLIS)));
+        return new Limits(lock, Math.min(statementTimeoutMillis, lock + bounds.slackMillis()), sql);
     }
 
-    private <T> T call(String what, long deadline, SqlCall<T> body) {
+    private <T> T call(String what, Bounds bounds, SqlCall<T> body) {
         if (closed.get()) throw new IllegalStateException(label + " is closed");
         for (int attempt = 1; ; attempt++) {
-            Connection connection = borrow(what, deadline);
-            Limits limits = limits(deadline);
+            Connection connection = borrow(what, bounds);
+            Limits limits = limits(bounds);
             try {
                 return runOn(connection, c -> body.run(c, limits));
             } catch (SQLException e) {
                 // A retry never starts past the bound of the caller's deadline: a dead connection
                 // fails at once, so a retry on a fresh one fits unless connecting is slow.
-                boolean timeLeft = deadline == NO_DEADLINE
-                        || deadline + TimeUnit.MILLISECONDS.toNanos(QUERY_SLACK_MILLIS) - System.nanoTime() > 0;
-                if (attempt >= ATTEMPTS || !retryable(e) || !timeLeft) throw failure(what, e, limits, deadline);
+                boolean timeLeft = bounds.none() || bounds.leftMillis() + bounds.slackMillis() > 0;
+                if (attempt >= ATTEMPTS || !retryable(e) || !timeLeft) throw failure(what, e, limits, bounds);
                 // Killed backends and restarted servers leave dead connections in the pool; they
                 // fail before the statement ran, so trying again on a fresh one is safe.
-                log.debug("{}: {} failed on a dead connection ({}); trying a fresh one", label, what, e.toString());
+                log.debug(
+                        "{}: {} failed on a dead connection ({}); trying a fresh one",
+                        label,
+                        what,
+                        Printable.escape(e.toString()));
                 if (ownedPool != null) ownedPool.getHikariPoolMXBean().softEvictConnections();
             }
         }
@@ -638,24 +682,45 @@ final class PostgresLockingProvider implements LockingProvider {
 
     /**
      * A pooled connection. A call with a deadline waits for one of a HikariCP pool (the provider's
-     * own, or a handed-in {@link HikariDataSource}) no longer than its lock wait and statement could
-     * run ({@link #QUERY_SLACK_MILLIS} past the deadline, at least {@link #LOCK_FLOOR_MILLIS} plus
-     * that), when that is shorter than the pool's {@code connectionTimeout}; any other call, or
-     * another pool, waits the pool's own timeout.
+     * own, or a handed-in {@link HikariDataSource}) until its deadline (at least its floor), a caller
+     * that does not wait also for the slack its statement would have, when that is shorter than the
+     * pool's {@code connectionTimeout}; any other call, or another pool, waits the pool's own
+     * timeout. While the pool has no connection open (before its first, or after a database restart)
+     * every call waits up to the pool's {@code connectionTimeout} too: a cold JVM on a busy host takes
+     * longer than a caller that does not wait would allow to open one, and the call must not fail for
+     * that.
      */
-    private Connection borrow(String what, long deadline) {
+    private Connection borrow(String what, Bounds bounds) {
         long waitMillis = 0;
+        HikariPool pool = hikariPool();
+        // No connection open (a cold start, or all lost in a database restart): opening one may take
+        // longer than a caller that does not wait would allow.
+        boolean opening = pool != null && pool.getTotalConnections() == 0;
         try {
-            HikariPool pool = deadline == NO_DEADLINE ? null : hikariPool();
-            if (pool != null) {
-                long left = TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
-                waitMillis = Math.max(LOCK_FLOOR_MILLIS, left) + QUERY_SLACK_MILLIS;
+            Connection c = null;
+            if (pool != null && !bounds.none() && !opening) {
+                // A waiting caller at its deadline takes a free connection or none: callers of a
+                // storm all reach their deadlines together, and would queue for the pool past them.
+                waitMillis = bounds.waiting()
+                        ? Math.max(0, bounds.leftMillis())
+                        : Math.max(bounds.floorMillis(), bounds.leftMillis()) + bounds.slackMillis();
                 if (waitMillis < ((HikariDataSource) dataSource).getConnectionTimeout())
-                    return pool.getConnection(waitMillis);
-                waitMillis = 0;
+                    c = pool.getConnection(waitMillis);
+                else waitMillis = 0;
             }
-            return dataSource.getConnection();
+            if (c == null) c = dataSource.getConnection();
+            opened = true;
+            return c;
         } catch (SQLException e) {
+            if (poolSaturated(e) && opening)
+                throw new LockingException(
+                        label + " (locking-postgres): " + what + " failed: the pool, which had no connection"
+                                + " open, could not open one to " + where() + " within its connectionTimeout ("
+                                + ((HikariDataSource) dataSource).getConnectionTimeout() + " ms; " + serverText(e)
+                                + "), and no attempt failed: connecting is slow (a busy host or database, the"
+                                + " network). Raise pool.connectionTimeout if this host is that slow; the call can be"
+                                + " retried.",
+                        e);
             if (poolSaturated(e))
                 throw new LockingException(
                         label + " (locking-postgres): " + what + " failed: every connection of the pool stayed in"
@@ -663,19 +728,58 @@ final class PostgresLockingProvider implements LockingProvider {
                                 + (waitMillis > 0
                                         ? "the " + waitMillis + " ms the call could wait"
                                         : "its connectionTimeout")
-                                + " (" + e.getMessage() + ") and no connection"
+                                + " (" + serverText(e) + ") and no connection"
                                 + " attempt failed: the pool is too small for the load (raise"
                                 + " pool.maximumPoolSize, or the handed-in DataSource's size), or the calls holding"
                                 + " its connections are stuck (a slow or hung database, the network); the call can"
                                 + " be retried.",
                         e);
+            SQLException refusal = serverRefusal(e);
+            String cause = refusal == null
+                    ? serverText(e)
+                    : serverText(refusal) + " (SQL state " + refusal.getSQLState() + ")";
+            String advice = refusal == null
+                    ? "Check that PostgreSQL is running and reachable and that url, user and password are right"
+                    : switch (refusal.getSQLState()) {
+                        case "53300" -> "The server has no connection slot left: lower pool.maximumPoolSize (times the"
+                                + " number of instances), or raise the server's max_connections";
+                        case "28P01", "28000" -> "The server refused the user or its password: check user and"
+                                + " password";
+                        case "3D000" -> "The database in url does not exist: check url";
+                        default -> "Check that PostgreSQL is running and reachable and that url, user and password"
+                                + " are right";
+                    };
             throw new LockingException(
-                    label + " (locking-postgres): " + what + " failed: no connection to " + where() + " ("
-                            + e.getMessage() + "). Check that PostgreSQL is running and reachable and that url,"
-                            + " user and password are right; the call can be retried.",
+                    label + " (locking-postgres): " + what + " failed: no connection to " + where() + " (" + cause
+                            + "). " + advice + "; the call can be retried.",
                     e);
         }
     }
+
+    /** The server's refusal behind a failed connection attempt (HikariCP chains it as the cause), or null. */
+    private static SQLException serverRefusal(SQLException e) {
+        for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause())
+            if (t instanceof SQLException s
+                    && s.getSQLState() != null
+                    && !s.getSQLState().startsWith("08")
+                    && t instanceof PSQLException) return s;
+        return null;
+    }
+
+    /**
+     * What the server (or the driver) said, in one line, escaped: the server's primary message
+     * without the PL/pgSQL context pgjdbc appends, since a key may appear in it.
+     */
+    static String serverText(SQLException e) {
+        String text = null;
+        if (e instanceof PSQLException p && p.getServerErrorMessage() != null)
+            text = p.getServerErrorMessage().getMessage();
+        if (text == null) text = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+        return Printable.escape(text.strip().lines().findFirst().orElse(""));
+    }
+
+    /** Set once a connection was borrowed: the pool has opened, and calls wait only within their deadline. */
+    private volatile boolean opened;
 
     /** The HikariCP pool behind {@link #dataSource}, or null (another pool, not started, or closed). */
     private HikariPool hikariPool() {
@@ -737,7 +841,12 @@ final class PostgresLockingProvider implements LockingProvider {
      * server about a type once per connection, which must not be cancelled by a late tick).
      */
     private ResultSet query(PreparedStatement ps, Limits limits) throws SQLException {
-        return timed(ps, limits, PreparedStatement::executeQuery);
+        if (!limits.sql().guarded) return timed(ps, limits, PreparedStatement::executeQuery);
+        return timed(ps, limits, p -> {
+            p.execute(); // the guard's result first
+            p.getMoreResults();
+            return p.getResultSet();
+        });
     }
 
     @FunctionalInterface
@@ -747,11 +856,43 @@ final class PostgresLockingProvider implements LockingProvider {
 
     private <T> T timed(PreparedStatement ps, Limits limits, Execution<T> execution) throws SQLException {
         timeouts.watch(ps, limits.queryMillis());
+        boolean watchdogCancelled = false;
         try {
             return execution.run(ps);
+        } catch (SQLException e) {
+            watchdogCancelled = timeouts.done();
+            // Cancelled, and not by the watchdog: the server's own statement_timeout, set on the
+            // database or role. From now on every call turns it off first; this one is retried
+            // (a cancelled statement changed nothing).
+            if ("57014".equals(e.getSQLState()) && !watchdogCancelled && !limits.sql().guarded) {
+                guardAgainstServerTimeouts("a call was cancelled by the server, not by the provider");
+                throw new CancelledByServerTimeout(e);
+            }
+            throw e;
         } finally {
-            timeouts.done();
+            if (!watchdogCancelled) timeouts.done();
         }
+    }
+
+    /** A statement the server cancelled on a timeout of its own configuration; retried guarded. */
+    private static final class CancelledByServerTimeout extends SQLException {
+        private static final long serialVersionUID = 1L;
+
+        CancelledByServerTimeout(SQLException cause) {
+            super(cause.getMessage(), cause.getSQLState(), cause);
+        }
+    }
+
+    /** Switches every later call to the statements that turn off the server's own timeouts, once. */
+    private void guardAgainstServerTimeouts(String why) {
+        if (sql.guarded) return;
+        sql = new Statements(settings.schema, settings.synchronousCommit, true);
+        log.info(
+                "{}: {}: the database or role sets statement_timeout or idle_in_transaction_session_timeout,"
+                        + " which would cancel waiting calls; each call now turns them off for its own transaction"
+                        + " (the provider bounds its calls itself: statement-timeout, lock-timeout)",
+                label,
+                why);
     }
 
     private static Array textArray(Connection c, List<String> values) throws SQLException {
@@ -771,6 +912,7 @@ final class PostgresLockingProvider implements LockingProvider {
     private static boolean retryable(SQLException e) {
         String state = e.getSQLState();
         return connectionLost(e)
+                || e instanceof CancelledByServerTimeout
                 || "40P01".equals(state) // deadlock_detected: rolled back, nothing happened
                 || "40001".equals(state); // serialization_failure: rolled back, nothing happened
     }
@@ -784,19 +926,19 @@ final class PostgresLockingProvider implements LockingProvider {
                 || state.equals("57P03"); // cannot_connect_now: server starting up
     }
 
-    private LockingException failure(String what, SQLException e, Limits limits, long deadline) {
+    private LockingException failure(String what, SQLException e, Limits limits, Bounds bounds) {
         String state = e.getSQLState() == null ? "" : e.getSQLState();
         String prefix = label + " (locking-postgres): " + what + " failed: ";
         switch (state) {
             case "42883", "42P01", "3F000" -> {
                 return new LockingException(
-                        prefix + "the locking schema \"" + settings.schema + "\" is not migrated (" + e.getMessage()
+                        prefix + "the locking schema \"" + settings.schema + "\" is not migrated (" + serverText(e)
                                 + "). Run the migrations once against this database: LockingModule.migrate()"
                                 + " from the application, or `locking migrate` from the command line.",
                         e);
             }
             case "57014" -> {
-                if (deadline != NO_DEADLINE && limits.queryMillis() < statementTimeoutMillis)
+                if (!bounds.none() && limits.queryMillis() < statementTimeoutMillis)
                     return new LockingException(
                             prefix + "cancelled after " + limits.queryMillis() + " ms, the time left before the"
                                     + " caller's timeout. The database is overloaded or hung; the call can be retried.",
@@ -815,75 +957,110 @@ final class PostgresLockingProvider implements LockingProvider {
                         e);
             }
             case "25000" -> {
-                return new LockingException(prefix + e.getMessage(), e);
+                return new LockingException(prefix + serverText(e), e);
+            }
+            case "25006" -> {
+                return new LockingException(
+                        prefix + "the database is read-only (" + serverText(e) + ", SQL state 25006): url reaches a"
+                                + " standby (a replica, or a server still in recovery after a failover). Point url at"
+                                + " the primary; the call can be retried once it is.",
+                        e);
+            }
+            case "53100" -> {
+                return new LockingException(
+                        prefix + "the database server's disk is full (" + serverText(e) + ", SQL state 53100). Free"
+                                + " space on the server; the call can be retried then.",
+                        e);
+            }
+            case "53200" -> {
+                return new LockingException(
+                        prefix + "the database server ran out of shared memory (" + serverText(e) + ", SQL state"
+                                + " 53200). Each key of a call takes one lock until the call commits: take fewer keys"
+                                + " in one call, or raise the server's max_locks_per_transaction.",
+                        e);
+            }
+            case "53300" -> {
+                return new LockingException(
+                        prefix + "the server has no connection slot left (" + serverText(e) + ", SQL state 53300)."
+                                + " Lower pool.maximumPoolSize (times the number of instances), or raise the server's"
+                                + " max_connections; the call can be retried.",
+                        e);
             }
             default -> {
                 String next = connectionLost(e)
                         ? " Check that PostgreSQL at " + where() + " is running; the call can be retried."
                         : " This is unexpected: please report it with the SQL state.";
                 return new LockingException(
-                        prefix + e.getMessage() + " (SQL state " + (state.isEmpty() ? "none" : state) + ")." + next, e);
+                        prefix + serverText(e) + " (SQL state " + (state.isEmpty() ? "none" : state) + ")." + next, e);
             }
         }
     }
 
-    /** Warns at start when the schema is visibly not migrated; calls would fail with the same advice. */
+    /**
+     * Looks at the database once connected: warns when the schema is visibly not migrated (calls
+     * would fail with the same advice), and turns on the guard against the server's own timeouts
+     * when the database or role sets them.
+     */
     private void checkSchema() {
-        if (closed.get() || schemaWarned.get()) return;
-        try (Connection c = dataSource.getConnection();
-                PreparedStatement ps = prepare(c, sql.schemaPresent)) {
-            ps.setString(1, settings.schema);
-            try (ResultSet rs = query(ps, limits(NO_DEADLINE))) {
-                if (rs.next() && !rs.getBoolean(1) && schemaWarned.compareAndSet(false, true))
-                    log.warn(
-                            "{}: schema \"{}\" of {} has no locking tables yet: calls fail until the migrations run"
-                                    + " (LockingModule.migrate() or `locking migrate`)",
-                            label,
-                            settings.schema,
-                            where());
-            }
+        if (closed.get()) return;
+        try (Connection c = dataSource.getConnection()) {
+            Limits limits = limits(Bounds.NONE);
+            if (!sql.guarded)
+                try (PreparedStatement ps = prepare(c, plain.serverTimeouts);
+                        ResultSet rs = timed(ps, limits, PreparedStatement::executeQuery)) {
+                    if (rs.next() && (!"0".equals(rs.getString(1)) || !"0".equals(rs.getString(2))))
+                        guardAgainstServerTimeouts("statement_timeout is " + rs.getString(1)
+                                + " and idle_in_transaction_session_timeout " + rs.getString(2) + " on its sessions");
+                }
+            if (!schemaWarned.get())
+                try (PreparedStatement ps = prepare(c, plain.schemaPresent)) {
+                    ps.setString(1, settings.schema);
+                    try (ResultSet rs = timed(ps, limits, PreparedStatement::executeQuery)) {
+                        if (rs.next() && !rs.getBoolean(1) && schemaWarned.compareAndSet(false, true))
+                            log.warn(
+                                    "{}: schema \"{}\" of {} has no locking tables yet: calls fail until the"
+                                            + " migrations run (LockingModule.migrate() or `locking migrate`)",
+                                    label,
+                                    settings.schema,
+                                    where());
+                    }
+                }
             if (!c.getAutoCommit()) c.commit();
         } catch (SQLException | RuntimeException e) {
-            log.debug("{}: could not check the locking schema at start: {}", label, e.toString());
+            log.debug("{}: could not look at the database at start: {}", label, Printable.escape(e.toString()));
         }
     }
 
-    private NotificationListener.ConnectionSource listenerConnections(String registrationId) {
-        String url = settings.listenUrl != null
-                ? settings.listenUrl
-                : (ownedPool != null || settings.url != null) ? settings.url : null;
-        if (url == null) {
-            // The application's DataSource only: one of its connections is kept for LISTEN, and
-            // goes back to the application's pool without it.
-            DataSource ds = dataSource;
-            return new NotificationListener.ConnectionSource() {
-                @Override
-                public Connection open() throws SQLException {
-                    return ds.getConnection();
-                }
+    /**
+     * Where the LISTEN connection goes: listen-url, else url, else the settings the application's
+     * DataSource connects with. Null when none of them is known: waiters then poll.
+     */
+    private ListenerTarget listenerTarget(Optional<DataSource> handedIn) {
+        if (settings.listenUrl != null || settings.url != null || handedIn.isEmpty())
+            return ListenerTarget.of(
+                    settings.listenUrl != null ? settings.listenUrl : settings.url,
+                    settings.user,
+                    settings.password,
+                    null);
+        return ListenerTarget.of(handedIn.get()).orElse(null);
+    }
 
-                @Override
-                public boolean borrowed() {
-                    return true;
-                }
+    private NotificationListener.ConnectionSource listenerConnections(ListenerTarget target, String registrationId) {
+        Properties overrides = new Properties();
+        overrides.setProperty("ApplicationName", "dev.locking listener lp_" + registrationId);
+        overrides.setProperty("tcpKeepAlive", "true");
+        overrides.setProperty("connectTimeout", "10");
+        overrides.setProperty("socketTimeout", String.valueOf(NotificationListener.SOCKET_TIMEOUT_SECONDS));
+        return new NotificationListener.ConnectionSource() {
+            @Override
+            public Connection open() throws SQLException {
+                return target.open(overrides);
+            }
 
-                @Override
-                public void discard(Connection connection) {
-                    if (ds instanceof HikariDataSource hikari) hikari.evictConnection(connection);
-                    else NotificationListener.ConnectionSource.super.discard(connection);
-                }
-            };
-        }
-        return () -> {
-            Properties props = new Properties();
-            if (settings.user != null) props.setProperty("user", settings.user);
-            if (settings.password != null) props.setProperty("password", settings.password);
-            props.setProperty("ApplicationName", "dev.locking listener lp_" + registrationId);
-            props.setProperty("tcpKeepAlive", "true");
-            props.setProperty("connectTimeout", "10");
-            Connection c = openListening(url, props, ListenerSocketFactory.class.getName());
-            if (c == null) throw new SQLException("not a PostgreSQL JDBC URL: " + PostgresSettings.redact(url));
-            return c;
+            @Override
+            public String toString() {
+                return target.toString();
+            }
         };
     }
 
@@ -917,20 +1094,21 @@ final class PostgresLockingProvider implements LockingProvider {
     }
 
     private String mode() {
-        if (settings.notifications == PostgresSettings.Notifications.POLL)
-            return "poll every " + settings.pollInterval.toMillis() + " ms";
-        if (listener != null && listener.stoppedBehindPooler())
+        if (listener == null) return "poll every " + settings.pollInterval.toMillis() + " ms";
+        if (listener.stoppedBehindPooler())
             return "poll every " + settings.pollInterval.toMillis() + " ms (LISTEN went through a transaction-mode"
                     + " pooler; set listen-url)";
-        return "LISTEN/NOTIFY on "
-                + (settings.listenUrl != null ? PostgresSettings.redact(settings.listenUrl) : where())
-                + ", polling every " + settings.pollInterval.toMillis() + " ms as backstop";
+        return "LISTEN/NOTIFY on " + listenerTarget + ", polling every " + settings.pollInterval.toMillis()
+                + " ms as backstop";
     }
 
+    /** The keys of a call for a message or a log line, escaped: a key may hold any character. */
     private static String describe(List<String> keys) {
-        if (keys.size() == 1) return "key \"" + keys.get(0) + "\"";
-        if (keys.size() <= 3) return "keys " + keys;
-        return "keys " + keys.subList(0, 3) + " and " + (keys.size() - 3) + " more";
+        if (keys.size() == 1) return "key \"" + Printable.escape(keys.get(0)) + "\"";
+        List<String> shown = keys.subList(0, Math.min(3, keys.size())).stream()
+                .map(k -> "\"" + Printable.escape(k) + "\"")
+                .toList();
+        return "keys " + String.join(", ", shown) + (keys.size() > 3 ? " and " + (keys.size() - 3) + " more" : "");
     }
 
     private static void rollbackQuietly(Connection c) {

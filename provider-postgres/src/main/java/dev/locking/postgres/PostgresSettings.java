@@ -38,15 +38,21 @@ final class PostgresSettings {
             "statement-timeout",
             "lock-timeout",
             "synchronous-commit",
+            "cleanup-interval",
             "pool");
 
     /** HikariCP properties that would bypass url/user/password or the pool we build. */
     private static final Set<String> RESERVED_POOL_KEYS =
             Set.of("jdbcUrl", "username", "password", "dataSourceClassName", "dataSourceJNDI", "driverClassName");
 
+    /** The schema when none is configured; the jar's reference.conf says the same. */
+    static final String DEFAULT_SCHEMA = "locking";
+
     private static final Pattern SCHEMA = Pattern.compile("[a-z_][a-z0-9_]{0,49}");
-    private static final Pattern URL_SECRET = Pattern.compile("(?i)([?&;][^=&;#]*password=)[^&;#]*");
-    private static final Pattern URL_USERINFO = Pattern.compile("(//[^/:@]*:)[^/@]*@");
+    /** A password parameter: pgjdbc ends a parameter's value at the next '&' only. */
+    private static final Pattern URL_SECRET = Pattern.compile("(?i)([?&;][^=&;#]*password=)[^&]*");
+    /** A user:password@ before the host, up to the last '@' before the query (a password may hold '@'). */
+    private static final Pattern URL_USERINFO = Pattern.compile("(//[^/:@?]*:)[^?]*@");
 
     final String url;
     final String listenUrl;
@@ -58,6 +64,8 @@ final class PostgresSettings {
     final Duration waiterExpiry;
     final Duration statementTimeout;
     final Duration lockTimeout;
+    /** How often expired lock rows and dead queue entries are removed (the cleanup-interval option). */
+    final Duration cleanupInterval;
     /** Which lock calls wait for their commit's WAL flush (the synchronous-commit option). */
     final SynchronousCommit synchronousCommit;
 
@@ -68,7 +76,7 @@ final class PostgresSettings {
         listenUrl = text(c, "listen-url");
         user = text(c, "user");
         password = text(c, "password");
-        schema = text(c, "schema") == null ? "public" : text(c, "schema");
+        schema = text(c, "schema") == null ? DEFAULT_SCHEMA : text(c, "schema");
         if (!SCHEMA.matcher(schema).matches())
             problems.add(path + ".schema must be a lowercase SQL identifier ([a-z_][a-z0-9_]*, at most 50"
                     + " characters), was \"" + schema + "\"");
@@ -95,6 +103,7 @@ final class PostgresSettings {
         statementTimeout =
                 duration(c, "statement-timeout", Duration.ofSeconds(3), Duration.ofSeconds(1), path, problems);
         lockTimeout = duration(c, "lock-timeout", Duration.ofSeconds(2), Duration.ofMillis(1), path, problems);
+        cleanupInterval = duration(c, "cleanup-interval", Duration.ofMinutes(1), Duration.ofSeconds(1), path, problems);
         if (waiterExpiry.compareTo(pollInterval.multipliedBy(3)) < 0)
             problems.add(path + ".waiter-expiry must be at least 3 x poll-interval (" + pollInterval.multipliedBy(3)
                     + "), was " + waiterExpiry + ": live waiters would lose their place in the queue");
@@ -128,15 +137,6 @@ final class PostgresSettings {
     /** The NOTIFY channel of this schema's released keys (payload: the key). */
     String channel() {
         return "locking_" + schema;
-    }
-
-    /**
-     * The NOTIFY channel of this schema's grants made by a release for a waiter (schema V6; payload:
-     * waiter id, token, expiry in microseconds since the epoch, key). The ':' keeps it apart from
-     * every schema's key channel: schema names have none.
-     */
-    String grantChannel() {
-        return "locking_g:" + schema;
     }
 
     /** HikariCP's configuration for the pool this registration opens. */
@@ -182,10 +182,43 @@ final class PostgresSettings {
                 + ", notifications=" + notifications + ", pollInterval=" + pollInterval + "}";
     }
 
+    /**
+     * Refuses a URL the driver cannot use, before any connection is tried, with a message that
+     * shows no secret: the driver would take {@code user:password@host} for a host name (and put
+     * the password in its UnknownHostException), and it logs a raw warning for a bad port.
+     */
     private static void checkJdbcUrl(String url, String key, List<String> problems) {
-        if (url != null && !url.startsWith("jdbc:postgresql:"))
+        if (url == null) return;
+        if (!url.startsWith("jdbc:postgresql:")) {
             problems.add(
                     key + " must be a PostgreSQL JDBC URL starting with jdbc:postgresql:, was \"" + redact(url) + "\"");
+            return;
+        }
+        if (!url.startsWith("jdbc:postgresql://")) return; // jdbc:postgresql:database, on localhost
+        String rest = url.substring("jdbc:postgresql://".length());
+        int end = rest.length();
+        for (char stop : new char[] {'/', '?'}) if (rest.indexOf(stop) >= 0) end = Math.min(end, rest.indexOf(stop));
+        String hosts = rest.substring(0, end);
+        if (hosts.contains("@")) {
+            problems.add(key + " must not carry a user or password before the host (user:password@host), which the"
+                    + " PostgreSQL driver does not read: set the user and password options instead, was \""
+                    + redact(url) + "\"");
+            return;
+        }
+        for (String host : hosts.split(",")) {
+            int colon = host.startsWith("[") ? host.indexOf("]:") + 1 : host.lastIndexOf(':');
+            if (colon <= 0) continue;
+            String port = host.substring(colon + 1);
+            boolean valid =
+                    port.matches("[0-9]{1,5}") && Integer.parseInt(port) >= 1 && Integer.parseInt(port) <= 65535;
+            if (!valid) {
+                problems.add(key + " has the port \"" + port + "\", which is not a number from 1 to 65535: \""
+                        + redact(url) + "\"");
+                return;
+            }
+        }
+        if (org.postgresql.Driver.parseURL(url, null) == null)
+            problems.add(key + " is not a JDBC URL the PostgreSQL driver can read: \"" + redact(url) + "\"");
     }
 
     private static String text(Config c, String key) {

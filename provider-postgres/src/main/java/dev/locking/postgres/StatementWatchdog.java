@@ -3,6 +3,7 @@ package dev.locking.postgres;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
@@ -32,6 +33,9 @@ final class StatementWatchdog implements AutoCloseable {
     /** At most one statement per calling thread: each lock call runs one statement at a time. */
     private final Map<Thread, Watched> running = new ConcurrentHashMap<>();
 
+    /** Threads whose statement this watchdog cancelled, until they call {@link #done()}. */
+    private final Set<Thread> cancelled = ConcurrentHashMap.newKeySet();
+
     private final Thread thread;
     private volatile boolean closed;
     private volatile boolean parkedIdle;
@@ -50,9 +54,16 @@ final class StatementWatchdog implements AutoCloseable {
         if (parkedIdle) LockSupport.unpark(thread);
     }
 
-    /** The calling thread's statement has finished (or failed): leave it alone. */
-    void done() {
-        running.remove(Thread.currentThread());
+    /**
+     * The calling thread's statement has finished (or failed): leave it alone.
+     *
+     * @return whether this watchdog cancelled it; a statement cancelled otherwise was cancelled by
+     *     the server (its own statement_timeout) or by someone else
+     */
+    boolean done() {
+        Thread self = Thread.currentThread();
+        running.remove(self);
+        return cancelled.remove(self);
     }
 
     private void run() {
@@ -72,7 +83,10 @@ final class StatementWatchdog implements AutoCloseable {
             long now = System.nanoTime();
             for (Map.Entry<Thread, Watched> e : running.entrySet()) {
                 Watched w = e.getValue();
-                if (now - w.deadlineNanos() >= 0 && running.remove(e.getKey(), w)) cancel(w.statement());
+                if (now - w.deadlineNanos() >= 0 && running.remove(e.getKey(), w)) {
+                    cancelled.add(e.getKey());
+                    cancel(w.statement());
+                }
             }
         }
     }

@@ -12,24 +12,38 @@ import java.nio.charset.StandardCharsets;
  */
 final class Statements {
     final String tryAcquire;
+    /** The release, which also reports a key it handed to a waiter. */
     final String release;
-    /** The release that also reports a key it handed to a waiter (schema V7). */
-    final String releaseReporting;
-    /** The release of a schema migrated before V4, which has no fourth argument. */
-    final String releaseBeforeV4;
-    /** Whether the schema has that three-argument release (and so is older than V4). */
-    final String releaseBeforeV4Present;
 
     final String releaseAll;
     final String renew;
     final String leaveQueue;
     final String schemaPresent;
+    /** Removes expired lock rows and dead queue entries, a batch of each. */
+    final String cleanup;
+    /** The server's statement_timeout and idle_in_transaction_session_timeout for this session. */
+    final String serverTimeouts;
+
     final String list;
     /** Refreshes parked waiters; SKIP LOCKED: rows a lock call holds are being refreshed or removed by it. */
     final String refreshWaiters;
 
+    /**
+     * Turns off, for the call's own transaction, the server's timeouts that a database or role may
+     * set (ALTER ROLE ... SET statement_timeout): the provider bounds its calls itself, and a
+     * waiting call would otherwise be cancelled by the server's limit. It must run as a statement of
+     * its own before the call, in the same transaction: the server arms a statement's timeout when
+     * the statement arrives, so setting it inside the call would come too late. Sent with the call,
+     * it costs no round trip.
+     */
+    static final String GUARD = "SELECT set_config('statement_timeout', '0', true),"
+            + " set_config('idle_in_transaction_session_timeout', '0', true);\n";
+
+    /** Whether the lock statements start with {@link #GUARD}: their reply is then the second result. */
+    final boolean guarded;
+
     Statements(String schema) {
-        this(schema, PostgresSettings.SynchronousCommit.ON);
+        this(schema, PostgresSettings.SynchronousCommit.ON, false);
     }
 
     /**
@@ -39,19 +53,21 @@ final class Statements {
      *     that with {@code GRANTS} the release function turns it off itself for a lock that had a lease,
      *     and an acquire that did not grant does not wait either
      */
-    Statements(String schema, PostgresSettings.SynchronousCommit mode) {
+    Statements(String schema, PostgresSettings.SynchronousCommit mode, boolean guarded) {
+        this.guarded = guarded;
+        String guard = guarded ? GUARD : "";
         boolean synchronousCommit = mode != PostgresSettings.SynchronousCommit.OFF;
         String acquire = load("try-acquire.sql", schema);
-        tryAcquire = mode == PostgresSettings.SynchronousCommit.GRANTS
-                ? asyncUnlessGranted(acquire)
-                : commit(acquire, synchronousCommit);
-        release = commit(load("release.sql", schema), synchronousCommit);
-        releaseReporting = commit(load("release-reporting.sql", schema), synchronousCommit);
-        releaseBeforeV4 = commit(load("release-before-v4.sql", schema), synchronousCommit);
-        releaseBeforeV4Present = load("release-before-v4-present.sql", schema);
-        releaseAll = commit(load("release-all.sql", schema), synchronousCommit);
-        renew = commit(load("renew.sql", schema), synchronousCommit);
-        leaveQueue = commit(load("leave-queue.sql", schema), synchronousCommit);
+        tryAcquire = guard
+                + (mode == PostgresSettings.SynchronousCommit.GRANTS
+                        ? asyncUnlessGranted(acquire)
+                        : commit(acquire, synchronousCommit));
+        release = guard + commit(load("release.sql", schema), synchronousCommit);
+        releaseAll = guard + commit(load("release-all.sql", schema), synchronousCommit);
+        renew = guard + commit(load("renew.sql", schema), synchronousCommit);
+        leaveQueue = guard + commit(load("leave-queue.sql", schema), synchronousCommit);
+        serverTimeouts = load("server-timeouts.sql", schema);
+        cleanup = load("cleanup.sql", schema);
         schemaPresent = load("schema-present.sql", schema);
         list = load("list.sql", schema);
         refreshWaiters = load("refresh-waiters.sql", schema);

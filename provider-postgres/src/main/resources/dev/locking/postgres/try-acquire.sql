@@ -1,1 +1,1 @@
-SELECT granted, tokens, expires_at, blocked_key, retry_after_ms, ahead_waiter FROM "{schema}".locking_try_acquire(?, ?, ?, ?, ?, ?, ?)
+SELECT granted, tokens, expires_at, blocked_key, retry_after_ms, ahead_waiter FROM "{schema}".locking_try_acquire(?, ?, ?, ?, ?, ?, ?, ?)

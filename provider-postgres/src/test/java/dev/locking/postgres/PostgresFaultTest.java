@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.locking.api.Lease;
 import dev.locking.api.LockAcquisitionException;
@@ -13,9 +12,11 @@ import dev.locking.api.LockOptions;
 import dev.locking.api.LockingException;
 import dev.locking.core.LockingModule;
 import dev.locking.testkit.servers.PostgresServer;
+import dev.locking.testkit.servers.PrivatePostgres;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.BeforeAll;
@@ -45,35 +46,59 @@ class PostgresFaultTest {
     @Test
     @DisplayName("after pg_terminate_backend of every provider session, the next call succeeds")
     void killedConnectionsDoNotBreakTheNextCall() throws Exception {
-        try (LockingModule m = module();
-                LockingModule other = module()) {
-            m.acquire("kill-k", owner("A"));
-            int killed = server.terminateSessions("dev.locking ");
+        // Registrations of this test's own, so that only their sessions are killed on the shared server.
+        String id = "kill-" + java.util.UUID.randomUUID().toString().substring(0, 8);
+        String otherId = "other-" + java.util.UUID.randomUUID().toString().substring(0, 8);
+        Map<String, Object> options = TestModules.options(server, server.jdbcUrl(), schema);
+        try (LockingModule m = TestModules.module(options, id);
+                LockingModule other = TestModules.module(options, otherId)) {
+            LockOptions a = owner("A").provider("lp_" + id);
+            LockOptions b = owner("B").provider("lp_" + otherId);
+            m.acquire("kill-k", a);
+            int killed = killSessions(id) + killSessions(otherId);
             assertTrue(killed >= 2, "killed the pools' and the listeners' sessions, " + killed);
             // At once, on connections the pool believes are fine.
-            assertThrows(LockAcquisitionException.class, () -> other.acquire("kill-k", owner("B")));
-            assertTrue(m.release("kill-k", owner("A")));
-            m.acquire("kill-k", owner("A"));
-            server.terminateSessions("dev.locking ");
+            assertThrows(LockAcquisitionException.class, () -> other.acquire("kill-k", b));
+            assertTrue(m.release("kill-k", a));
+            m.acquire("kill-k", a);
+            killSessions(id);
+            killSessions(otherId);
             // A waiter in the other module still gets the key once it is released.
-            CompletableFuture<Lease> waiter = CompletableFuture.supplyAsync(
-                    () -> other.acquire("kill-k", owner("B").timeout(Duration.ofSeconds(30))));
+            CompletableFuture<Lease> waiter =
+                    CompletableFuture.supplyAsync(() -> other.acquire("kill-k", b.timeout(Duration.ofSeconds(30))));
             Thread.sleep(300);
-            assertTrue(m.release("kill-k", owner("A")));
+            assertTrue(m.release("kill-k", a));
             assertEquals(List.of("kill-k"), waiter.get(30, TimeUnit.SECONDS).keys());
-            assertTrue(other.release("kill-k", owner("B")));
+            assertTrue(other.release("kill-k", b));
         }
     }
 
+    /** Kills the pool's and the listener's sessions of registration {@code id}, and nothing else. */
+    private static int killSessions(String id) {
+        return server.terminateSessions("dev.locking lp_" + id)
+                + server.terminateSessions("dev.locking listener lp_" + id);
+    }
+
     @Test
-    @DisplayName("a restart fails calls clearly during the outage; held locks and token order survive it")
+    @DisplayName(
+            "a crash and restart of the server fails calls clearly during the outage; held locks and token order survive it")
     void restartWhileLocksAreHeld() {
-        assumeTrue(server.canRestart(), "this PostgreSQL cannot be restarted by the test fixture: " + server);
-        try (LockingModule m = module()) {
+        // A private server: a restart of the shared one would disturb every other test using it.
+        try (PrivatePostgres pg = PrivatePostgres.start()) {
+            Map<String, Object> options = new java.util.HashMap<>();
+            options.put("url", pg.jdbcUrl());
+            options.put("user", pg.user());
+            restartWhileLocksAreHeld(pg, options);
+        }
+    }
+
+    private static void restartWhileLocksAreHeld(PrivatePostgres pg, Map<String, Object> options) {
+        try (LockingModule m = TestModules.module(options)) {
+            m.migrate();
             Lease permanent = m.acquire("restart-a", owner("A"));
             Lease leased = m.acquire("restart-b", owner("A").expire(Duration.ofMinutes(5)));
             List<Throwable> duringOutage = new ArrayList<>();
-            server.restart(Duration.ofSeconds(1), () -> {
+            pg.restart(Duration.ofSeconds(1), () -> {
                 long start = System.nanoTime();
                 try {
                     m.acquire("restart-c", owner("A"));
@@ -84,6 +109,7 @@ class PostgresFaultTest {
                 assertTrue(tookMs < 15_000, "a call during the outage took " + tookMs + " ms");
             });
             assertEquals(1, duringOutage.size(), "the call during the outage failed");
+            awaitAcceptingConnections(pg);
             Throwable e = duringOutage.get(0);
             assertTrue(e instanceof LockingException, "a LockingException, not " + e);
             assertTrue(e.getMessage().contains("lp_pg"), e.getMessage());
@@ -97,6 +123,25 @@ class PostgresFaultTest {
             Lease next = m.acquire("restart-b", owner("B"));
             assertTrue(next.fencingToken("restart-b") > leased.fencingToken("restart-b"));
             assertTrue(m.release("restart-b", owner("B")));
+        }
+    }
+
+    /** Waits until the restarted server has finished recovery and takes connections again. */
+    private static void awaitAcceptingConnections(PrivatePostgres pg) {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (true) {
+            try {
+                pg.query("SELECT 1");
+                return;
+            } catch (RuntimeException e) {
+                if (System.nanoTime() > deadline) throw e;
+                try {
+                    Thread.sleep(100);
+                } catch (InterruptedException interrupted) {
+                    Thread.currentThread().interrupt();
+                    throw e;
+                }
+            }
         }
     }
 

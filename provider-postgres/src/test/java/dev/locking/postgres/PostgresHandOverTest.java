@@ -31,7 +31,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 /**
- * Schema V6: the release of a key hands it to the first waiter in line, in its own transaction, and
+ * The release of a key hands it to the first waiter in line, in its own transaction, and
  * tells that waiter's process in a notification. Driven through the SPI (what the store holds after
  * each step) and once through {@link LockingModule} (the waiter runs on the notification alone).
  */
@@ -116,7 +116,8 @@ class PostgresHandOverTest {
     }
 
     @Test
-    @DisplayName("a release hands the key to the live head of its queue and tells the waiter's process")
+    @DisplayName("a release hands the key to the live head of its queue parked in the same process, and says so in"
+            + " its reply")
     void releaseHandsTheKeyToTheHeadOfItsQueue() throws InterruptedException {
         TestContext context = new TestContext(options());
         context.takeGrants = true;
@@ -137,8 +138,8 @@ class PostgresHandOverTest {
             assertEquals(List.of(), queued(k), "the waiter left the queue with its grant");
             assertInstanceOf(AcquireResult.Blocked.class, attempt(p, List.of(k), "B", LEASE, null));
 
-            TestProviderContext.HandedGrant told = context.grants.poll(10, TimeUnit.SECONDS);
-            assertNotNull(told, "the waiter's process was told of the grant");
+            TestProviderContext.HandedGrant told = context.grants.poll();
+            assertNotNull(told, "the grant was handed to the parked waiter when the release returned");
             assertEquals("w-1", told.waiterId());
             assertEquals(Map.of(k, handed.token()), told.grant().fencingTokens());
             assertEquals(handed.expiration(), told.grant().expiresAt(), "the expiry, to the microsecond");
@@ -230,19 +231,26 @@ class PostgresHandOverTest {
     }
 
     @Test
-    @DisplayName("a parked caller runs on the grant the release made, without another attempt")
-    void aParkedCallerRunsOnTheGrant() throws Exception {
-        // No poll and no lease end to wake the waiter meanwhile: only the notification can.
+    @DisplayName("a parked caller runs on the grant a release of its own process made, and is woken by a release of"
+            + " another process")
+    void aParkedCallerRunsOnTheGrantOrIsWoken() throws Exception {
+        // No poll and no lease end to wake the waiter meanwhile: only the release's reply or the
+        // notification can.
         Map<String, Object> options = slowPollOptions();
         try (LockingModule module = TestModules.module(options);
                 LockingModule other = TestModules.module(options)) {
-            // Released in the waiter's own process, and in another one (its own listener).
-            handOver(module, module, "parked-here");
-            handOver(other, module, "parked-there");
+            handOver(module, module, "parked-here", true);
+            handOver(other, module, "parked-there", false);
         }
     }
 
-    private static void handOver(LockingModule releasing, LockingModule waiting, String k) throws Exception {
+    /**
+     * A caller of {@code waiting} parks for {@code k}, which {@code releasing} holds and releases;
+     * the caller's job sees the row it runs under: the grant the release made ({@code handedOver}),
+     * or the grant of its own attempt.
+     */
+    private static void handOver(LockingModule releasing, LockingModule waiting, String k, boolean handedOver)
+            throws Exception {
         LockOptions holder = LockOptions.defaults().owner("A").expire(Duration.ofMinutes(5));
         releasing.acquire(k, holder);
         CompletableFuture<String> inside = CompletableFuture.supplyAsync(() -> waiting.execute(
@@ -257,13 +265,13 @@ class PostgresHandOverTest {
         assertTrue(releasing.release(k, holder));
         String seen = inside.get(15, TimeUnit.SECONDS);
         // Its own attempt would have replaced the grant id "w:<waiter>" with that attempt's id.
-        assertTrue(seen.startsWith("w:"), seen);
+        assertEquals(handedOver, seen.startsWith("w:"), seen);
         assertTrue(seen.endsWith(" true true"), "the job saw the grant's token and owner: " + seen);
         assertNull(row(k), "released after the job");
     }
 
     @Test
-    @DisplayName("the release's reply hands the key to a waiter of the releasing process at once (V7)")
+    @DisplayName("the release's reply hands the key to a waiter of the releasing process at once ")
     void theReleasingProcessHandsTheGrantOverFromTheReply() throws Exception {
         Map<String, Object> options = slowPollOptions();
         // No listener either: no notification can tell this process of the grant.
@@ -287,71 +295,40 @@ class PostgresHandOverTest {
         }
         // Through the module: the parked caller runs long before its 20 s poll.
         try (LockingModule module = TestModules.module(options)) {
-            handOver(module, module, "handed-in-reply-module");
+            handOver(module, module, "handed-in-reply-module", true);
         }
     }
 
     @Test
-    @DisplayName("on a schema without V7 releases still work and grants still arrive by notification")
-    void aSchemaWithoutV7StillHandsOverByNotification() throws Exception {
-        String old = TestModules.migratedSchema(server, "handover_v6");
-        // Back to V6: its locking_release, as V6 created it, and no locking_release_reporting.
-        String v6;
-        try (java.io.InputStream in = PostgresHandOverTest.class.getResourceAsStream(
-                "/db/migration/locking/postgres/V6__locking_release_grants.sql")) {
-            v6 = new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
-        }
-        String release = v6.substring(
-                        v6.indexOf("CREATE OR REPLACE FUNCTION \"${flyway:defaultSchema}\".locking_release("),
-                        v6.indexOf("-- Removes a waiter that gave up"))
-                .replace("${flyway:defaultSchema}", old);
-        try (java.sql.Connection c = server.dataSource().getConnection();
-                java.sql.Statement st = c.createStatement()) {
-            st.execute(release);
-            st.execute("DROP FUNCTION " + old + ".locking_release_reporting(text[], text, integer, boolean)");
-            st.execute("DELETE FROM " + old + ".locking_schema_history WHERE version = '7'");
-        }
-        TestContext context = new TestContext(TestModules.options(server, server.jdbcUrl(), old));
-        context.takeGrants = true;
-        try (LockingProvider p = provider(context)) {
-            String k = "handed-v6";
-            assertInstanceOf(AcquireResult.Acquired.class, attempt(p, List.of(k), "A", LEASE, null));
-            assertInstanceOf(AcquireResult.Blocked.class, attempt(p, List.of(k), "W", LEASE, "w-v6"));
-            assertTrue(p.release(List.of(k), "A"), "released without V7");
-            TestProviderContext.HandedGrant told = context.grants.poll(10, TimeUnit.SECONDS);
-            assertNotNull(told, "the grant arrived by notification");
-            assertEquals("w-v6", told.waiterId());
-            assertTrue(p.release(List.of(k), "W"));
-            assertFalse(p.release(List.of(k), "W"), "and releases keep answering truly");
-        }
-    }
-
-    @Test
-    @DisplayName("a grant that reaches a waiter late is not taken on trust: the waiter checks with an attempt")
-    void aLateGrantIsCheckedByAnAttempt() throws Exception {
-        try (LockingModule module = TestModules.module(options())) {
-            String k = "late";
-            LockOptions holder = LockOptions.defaults().owner("A").expire(Duration.ofMinutes(5));
-            module.acquire(k, holder);
-            Duration lease = Duration.ofMillis(600);
-            CompletableFuture<dev.locking.api.Lease> waiting = CompletableFuture.supplyAsync(() -> module.acquire(
-                    k, LockOptions.defaults().owner("W").expire(lease).timeout(Duration.ofSeconds(30))));
-            String waiterId = awaitParked(k);
-            // Past half its lease, a grant notification arrives for it: as a grant made long ago whose
-            // notification was held up would (here forged, for a key the waiter does not have).
-            Thread.sleep(lease.toMillis() / 2 + 50);
-            long expiry = (System.currentTimeMillis() + 60_000) * 1000;
-            server.execute(
-                    "SELECT pg_notify('locking_g:" + schema + "', '" + waiterId + " 1 " + expiry + " " + k + "')");
-            Thread.sleep(300);
-            assertFalse(waiting.isDone(), "the waiter did not take the grant on trust");
-
-            assertTrue(module.release(k, holder));
-            dev.locking.api.Lease lease2 = waiting.get(15, TimeUnit.SECONDS);
-            Row row = row(k);
-            assertEquals(row.token(), lease2.fencingToken(k), "the grant the store really made");
-            assertEquals("W", row.owner());
-            assertTrue(module.release(k, LockOptions.defaults().owner("W")));
+    @DisplayName("a waiter whose process died right after it queued keeps a released key no longer than waiter-expiry")
+    void aDeadWaitersProcessKeepsTheKeyAtMostWaiterExpiry() throws Exception {
+        Map<String, Object> options = new java.util.HashMap<>(options());
+        options.put("waiter-expiry", "1s");
+        options.put("poll-interval", "100ms");
+        String k = "dead-waiter";
+        try (LockingProvider holder = provider(new TestContext(options))) {
+            assertInstanceOf(AcquireResult.Acquired.class, attempt(holder, List.of(k), "A", LEASE, null));
+            // Another process queues a waiter with a long lease, and dies: it never tries again,
+            // never leaves the queue.
+            try (LockingProvider dying = provider(new TestContext(options))) {
+                assertInstanceOf(
+                        AcquireResult.Blocked.class, attempt(dying, List.of(k), "W", Duration.ofSeconds(60), "w-dead"));
+            }
+            assertTrue(holder.release(List.of(k), "A"));
+            assertNull(row(k), "nothing handed to a waiter of another process");
+            long released = System.nanoTime();
+            // A live caller gets the key once the dead waiter's place has expired (1 s), not after
+            // its 60 s lease.
+            AcquireResult got = null;
+            while (!(got instanceof AcquireResult.Acquired)
+                    && System.nanoTime() - released < TimeUnit.SECONDS.toNanos(20)) {
+                got = attempt(holder, List.of(k), "B", LEASE, "w-live");
+                if (!(got instanceof AcquireResult.Acquired)) Thread.sleep(100);
+            }
+            long millis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - released);
+            assertInstanceOf(AcquireResult.Acquired.class, got, "after " + millis + " ms");
+            assertTrue(millis < 5000, "the live caller waited " + millis + " ms");
+            assertTrue(holder.release(List.of(k), "B"));
         }
     }
 }

@@ -23,12 +23,21 @@ final class TestModules {
     }
 
     static Config config(Map<String, Object> options) {
+        return config(options, "pg");
+    }
+
+    /** One registration with {@code id}: its sessions' application names end in "lp_" + id. */
+    static Config config(Map<String, Object> options, String id) {
         return ConfigFactory.parseMap(Map.of(
-                "locking.providers", List.of(Map.of("resolve", "locking-postgres", "id", "pg", "options", options))));
+                "locking.providers", List.of(Map.of("resolve", "locking-postgres", "id", id, "options", options))));
     }
 
     static LockingModule module(Map<String, Object> options) {
         return LockingModule.create(config(options).withFallback(ConfigFactory.load()));
+    }
+
+    static LockingModule module(Map<String, Object> options, String id) {
+        return LockingModule.create(config(options, id).withFallback(ConfigFactory.load()));
     }
 
     /** The settings of an application's own HikariCP pool on the test server; the test adds the rest. */

@@ -1,0 +1,13 @@
+WITH expired AS (
+    SELECT id FROM "{schema}".locking WHERE expiration <= clock_timestamp() LIMIT ? FOR UPDATE SKIP LOCKED),
+gone AS (
+    DELETE FROM "{schema}".locking l USING expired e WHERE l.id = e.id AND l.expiration <= clock_timestamp()
+    RETURNING 1),
+dead AS (
+    SELECT lock_id, waiter_id FROM "{schema}".locking_waiter
+     WHERE refreshed_at <= clock_timestamp() - coalesce(stale_ms, ?) * interval '1 millisecond'
+     LIMIT ? FOR UPDATE SKIP LOCKED),
+left_queue AS (
+    DELETE FROM "{schema}".locking_waiter w USING dead d WHERE w.lock_id = d.lock_id AND w.waiter_id = d.waiter_id
+    RETURNING 1)
+SELECT (SELECT count(*) FROM gone), (SELECT count(*) FROM left_queue)

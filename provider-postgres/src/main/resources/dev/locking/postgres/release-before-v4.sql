@@ -1,1 +1,0 @@
-SELECT "{schema}".locking_release(?, ?, ?)

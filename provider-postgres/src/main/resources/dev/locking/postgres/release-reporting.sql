@@ -1,1 +1,0 @@
-SELECT released, handed_to, handed_token, handed_expires_at FROM "{schema}".locking_release_reporting(?, ?, ?, ?)
