@@ -7,6 +7,7 @@ import dev.locking.api.LockingException;
 import dev.locking.api.UnknownProviderException;
 import java.io.IOException;
 import java.io.PrintWriter;
+import java.io.StringWriter;
 import java.io.UncheckedIOException;
 import java.net.ConnectException;
 import java.net.NoRouteToHostException;
@@ -55,6 +56,23 @@ final class Failures implements IExecutionExceptionHandler, IParameterExceptionH
         };
     }
 
+    /**
+     * {@link #describe} as it is printed for people: escaped ({@link Terminal}), a store's message
+     * folded into one line, and each problem of a configuration error on a line of its own.
+     */
+    static String printable(Throwable failure) {
+        if (exitCode(failure) == ExitCodes.STORE) return Terminal.text(oneLine(describe(failure)));
+        if (failure instanceof LockingConfigurationException config
+                && config.problems().size() > 1) {
+            StringBuilder sb = new StringBuilder(
+                    "Invalid locking configuration (" + config.problems().size() + " problems):");
+            for (String problem : config.problems())
+                sb.append(System.lineSeparator()).append("  - ").append(Terminal.text(problem));
+            return sb.toString();
+        }
+        return Terminal.text(describe(failure));
+    }
+
     /** True when a cause says the store could not be connected to, rather than that it answered with an error. */
     static boolean unreachable(Throwable failure) {
         for (Throwable t = failure; t != null; t = t.getCause()) {
@@ -77,10 +95,12 @@ final class Failures implements IExecutionExceptionHandler, IParameterExceptionH
     /** Prints {@code failure} as one line (and its stack trace when verbose) and returns its exit code. */
     static int report(Throwable failure, PrintWriter err, boolean verbose) {
         int code = exitCode(failure);
-        String line = describe(failure);
-        err.println("locking: " + (code == ExitCodes.STORE ? oneLine(line) : line.replace("\r", "")));
-        if (verbose) failure.printStackTrace(err);
-        else if (code == ExitCodes.INTERNAL) err.println("locking: run again with --verbose for the stack trace");
+        err.println("locking: " + printable(failure));
+        if (verbose) {
+            StringWriter trace = new StringWriter();
+            failure.printStackTrace(new PrintWriter(trace));
+            err.print(Terminal.lines(trace.toString()));
+        } else if (code == ExitCodes.INTERNAL) err.println("locking: run again with --verbose for the stack trace");
         err.flush();
         return code;
     }
@@ -110,7 +130,7 @@ final class Failures implements IExecutionExceptionHandler, IParameterExceptionH
     public int handleParseException(ParameterException ex, String[] args) {
         CommandLine cmd = ex.getCommandLine();
         PrintWriter err = cmd.getErr();
-        err.println("locking: " + ex.getMessage());
+        err.println("locking: " + Terminal.text(ex.getMessage()));
         UnmatchedArgumentException.printSuggestions(ex, err);
         err.println("Try '" + cmd.getCommandSpec().qualifiedName() + " --help' for usage.");
         err.flush();
