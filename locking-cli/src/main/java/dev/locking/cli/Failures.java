@@ -130,6 +130,13 @@ final class Failures implements IExecutionExceptionHandler, IParameterExceptionH
     public int handleParseException(ParameterException ex, String[] args) {
         CommandLine cmd = ex.getCommandLine();
         PrintWriter err = cmd.getErr();
+        // An argument that did not decode is the cause to name, whatever picocli made of it.
+        var undecodable = UndecodableArguments.problem(cmd.getCommandSpec().root(), args);
+        if (undecodable.isPresent()) {
+            err.println("locking: " + undecodable.get());
+            err.flush();
+            return ExitCodes.USAGE;
+        }
         err.println("locking: " + Terminal.text(ex.getMessage()));
         UnmatchedArgumentException.printSuggestions(ex, err);
         err.println("Try '" + cmd.getCommandSpec().qualifiedName() + " --help' for usage.");
