@@ -5,6 +5,7 @@ import com.typesafe.config.ConfigException;
 import com.typesafe.config.ConfigFactory;
 import com.zaxxer.hikari.HikariConfig;
 import dev.locking.api.LockingConfigurationException;
+import dev.locking.spi.Secrets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -45,8 +46,6 @@ final class PostgresSettings {
             Set.of("jdbcUrl", "username", "password", "dataSourceClassName", "dataSourceJNDI", "driverClassName");
 
     private static final Pattern SCHEMA = Pattern.compile("[a-z_][a-z0-9_]{0,49}");
-    private static final Pattern URL_SECRET = Pattern.compile("(?i)([?&;][^=&;#]*password=)[^&;#]*");
-    private static final Pattern URL_USERINFO = Pattern.compile("(//[^/:@]*:)[^/@]*@");
 
     final String url;
     final String listenUrl;
@@ -64,10 +63,12 @@ final class PostgresSettings {
     final Properties pool;
 
     private PostgresSettings(Config c, List<String> problems, String path, boolean hasDataSource) {
-        url = text(c, "url");
-        listenUrl = text(c, "listen-url");
+        PostgresCredentials.requireText(c, path, problems, "url", "listen-url", "user", "password");
+        url = PostgresCredentials.withoutPassword(text(c, "url"));
+        listenUrl = PostgresCredentials.withoutPassword(text(c, "listen-url"));
         user = text(c, "user");
-        password = text(c, "password");
+        password = PostgresCredentials.password(
+                text(c, "password"), text(c, "url"), text(c, "listen-url"), path, problems);
         schema = text(c, "schema") == null ? "public" : text(c, "schema");
         if (!SCHEMA.matcher(schema).matches())
             problems.add(path + ".schema must be a lowercase SQL identifier ([a-z_][a-z0-9_]*, at most 50"
@@ -170,9 +171,7 @@ final class PostgresSettings {
 
     /** {@code url} with any password in it replaced, fit for logs and messages. */
     static String redact(String url) {
-        if (url == null) return null;
-        String masked = URL_SECRET.matcher(url).replaceAll("$1<masked>");
-        return URL_USERINFO.matcher(masked).replaceAll("$1<masked>@");
+        return Secrets.redactUrl(url);
     }
 
     @Override

@@ -6,6 +6,7 @@ import com.typesafe.config.ConfigFactory;
 import com.typesafe.config.ConfigValue;
 import dev.locking.api.LockingConfigurationException;
 import dev.locking.spi.ProviderContext;
+import dev.locking.spi.Secrets;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.time.Duration;
@@ -224,9 +225,16 @@ final class RedisSettings {
                     database = Integer.parseInt(path.substring(1));
                     if (database < 0) throw new NumberFormatException();
                 } catch (NumberFormatException e) {
-                    problems.add(key("url") + " has path \"" + path + "\"; only a database number (/0, /1, ...) is"
-                            + " allowed");
+                    // Not shown: a password with a '/' ends up in the path.
+                    problems.add(key("url") + " has a path other than a database number (/0, /1, ...); the path is"
+                            + " not shown, as it may hold a password");
                 }
+            }
+            if (uri.getUserInfo() != null && uri.getUserInfo().indexOf(':') < 0) {
+                // Jedis would throw "Password not provided in uri" (user@host), or take a password for a user name.
+                problems.add(key("url") + " has user info without a ':' (not shown); write redis://user:password@host"
+                        + " for a user and password, or redis://:password@host for a password alone");
+                return;
             }
             String urlUser = blankToNull(JedisURIHelper.getUser(uri));
             String urlPassword = blankToNull(JedisURIHelper.getPassword(uri));
@@ -245,6 +253,12 @@ final class RedisSettings {
                 String node = nodes.get(i).trim();
                 int colon = node.lastIndexOf(':');
                 String where = key("cluster-nodes") + "[" + i + "]";
+                if (node.contains("://") || Secrets.mayHoldCredentials(node)) {
+                    // The cluster client takes host:port only; a URL's user and password would become the host name.
+                    problems.add(where + " must be host:port, without a scheme or credentials (value not shown: it"
+                            + " may hold a password); set the user and password options for the cluster's credentials");
+                    continue;
+                }
                 if (colon <= 0 || colon == node.length() - 1) {
                     problems.add(where + " must be host:port, was \"" + node + "\"");
                     continue;
@@ -292,7 +306,9 @@ final class RedisSettings {
                 ConfigValue value = config.getValue(name);
                 problems.add(key(name) + " must be " + expected + ", was "
                         + value.valueType().name().toLowerCase()
-                        + (name.contains("password") || name.equals("url") ? "" : " " + value.render()));
+                        + (name.contains("password") || Secrets.mayHoldCredentials(value.render())
+                                ? " (not shown)"
+                                : " " + value.render()));
                 return fallback;
             }
         }
