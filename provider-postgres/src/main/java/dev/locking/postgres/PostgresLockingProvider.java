@@ -669,6 +669,12 @@ final class PostgresLockingProvider implements LockingProvider {
                                 + " its connections are stuck (a slow or hung database, the network); the call can"
                                 + " be retried.",
                         e);
+            SQLException refusal = PostgresErrors.refusal(e);
+            if (refusal != null)
+                throw new LockingException(
+                        label + " (locking-postgres): " + what + " failed: no connection to " + where() + ": "
+                                + PostgresErrors.explain(refusal),
+                        e);
             throw new LockingException(
                     label + " (locking-postgres): " + what + " failed: no connection to " + where() + " ("
                             + e.getMessage() + "). Check that PostgreSQL is running and reachable and that url,"
@@ -787,6 +793,7 @@ final class PostgresLockingProvider implements LockingProvider {
     private LockingException failure(String what, SQLException e, Limits limits, long deadline) {
         String state = e.getSQLState() == null ? "" : e.getSQLState();
         String prefix = label + " (locking-postgres): " + what + " failed: ";
+        if (PostgresErrors.explain(e) != null) return new LockingException(prefix + PostgresErrors.explain(e), e);
         switch (state) {
             case "42883", "42P01", "3F000" -> {
                 return new LockingException(
@@ -822,7 +829,9 @@ final class PostgresLockingProvider implements LockingProvider {
                         ? " Check that PostgreSQL at " + where() + " is running; the call can be retried."
                         : " This is unexpected: please report it with the SQL state.";
                 return new LockingException(
-                        prefix + e.getMessage() + " (SQL state " + (state.isEmpty() ? "none" : state) + ")." + next, e);
+                        prefix + PostgresErrors.serverText(e) + " (SQL state " + (state.isEmpty() ? "none" : state)
+                                + ")." + next,
+                        e);
             }
         }
     }

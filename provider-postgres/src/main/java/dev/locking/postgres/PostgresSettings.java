@@ -240,6 +240,12 @@ final class PostgresSettings {
                 problems.add(path + "." + key + " must be at least " + min + ", was " + d);
                 return fallback;
             }
+            // The driver's socket timeout and PostgreSQL's own timeouts are ints of milliseconds.
+            if (d.compareTo(Duration.ofMillis(Integer.MAX_VALUE)) > 0) {
+                problems.add(path + "." + key + " must be at most 2147483647 ms (24 days), was "
+                        + c.getValue(key).unwrapped());
+                return fallback;
+            }
             return d;
         } catch (ConfigException e) {
             problems.add(path + "." + key + " must be a duration such as 250ms or 3s, was \""
@@ -274,7 +280,11 @@ final class PostgresSettings {
             try {
                 new HikariConfig(one);
             } catch (RuntimeException e) {
-                problems.add(path + "." + name + " is not a valid HikariCP property (" + e.getMessage() + ")");
+                // HikariCP wraps what its setter threw (InvocationTargetException); the setter's own message says why.
+                Throwable why = e;
+                while (why.getCause() != null && why.getCause() != why) why = why.getCause();
+                problems.add(path + "." + name + " is not a valid HikariCP property ("
+                        + (why.getMessage() == null ? why.getClass().getSimpleName() : why.getMessage()) + ")");
             }
         }
         if (problems.stream().noneMatch(p -> p.startsWith(path + "."))) {
