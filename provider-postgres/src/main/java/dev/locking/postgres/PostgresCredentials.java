@@ -2,10 +2,12 @@ package dev.locking.postgres;
 
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigValueType;
+import dev.locking.spi.Secrets;
 import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.regex.Pattern;
 
 /**
  * Where a registration's password may be given, and how it is kept out of sight. A {@code
@@ -17,6 +19,12 @@ import java.util.List;
  */
 final class PostgresCredentials {
     private static final String PARAMETER = "password";
+    private static final String PREFIX = "jdbc:postgresql://";
+    private static final String PORT =
+            "(:(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3}))?";
+    private static final String HOST = "(\\[[0-9A-Fa-f:.]+]|[A-Za-z0-9._%-]*)" + PORT;
+    /** What pgjdbc reads before the database: hosts with optional ports, separated by commas. */
+    private static final Pattern HOSTS = Pattern.compile(HOST + "(," + HOST + ")*");
 
     private PostgresCredentials() {}
 
@@ -32,6 +40,29 @@ final class PostgresCredentials {
                 problems.add(path + "." + key + " must be a string, was "
                         + (type == ConfigValueType.LIST ? "a list" : "an object") + " (not shown)");
         }
+    }
+
+    /**
+     * Adds a problem when the part of a {@code jdbc:postgresql://} URL before the database is not a
+     * list of {@code host[:port]}, the only form pgjdbc reads there. A {@code user:password@} in it
+     * would reach pgjdbc as a host name (and the password would show in its UnknownHostException),
+     * and a port pgjdbc cannot read makes it log a warning that quotes what it found. When the URL
+     * holds an {@code @} anywhere it is not shown: the password may hold a {@code / ? #} that ends
+     * the part before the database early.
+     */
+    static void checkHosts(String url, String key, List<String> problems) {
+        if (url == null || !url.startsWith(PREFIX)) return;
+        String rest = url.substring(PREFIX.length());
+        int end = 0;
+        while (end < rest.length() && "/?#".indexOf(rest.charAt(end)) < 0) end++;
+        if (HOSTS.matcher(rest.substring(0, end)).matches()) return;
+        if (url.indexOf('@') >= 0)
+            problems.add(key + " must not carry a user or password before the host (user:password@host): the"
+                    + " PostgreSQL driver does not read them there. Set the user and password options instead (the url"
+                    + " is not shown, as it may hold a password)");
+        else
+            problems.add(key + " must be jdbc:postgresql://host[:port][,host[:port]...]/database with ports from 1 to"
+                    + " 65535, was \"" + Secrets.redactUrl(url) + "\"");
     }
 
     /** {@code url} without its {@code password} parameter; null for null. */

@@ -182,6 +182,7 @@ final class PostgresSettings {
     }
 
     private static void checkJdbcUrl(String url, String key, List<String> problems) {
+        PostgresCredentials.checkHosts(url, key, problems);
         if (url != null && !url.startsWith("jdbc:postgresql:"))
             problems.add(
                     key + " must be a PostgreSQL JDBC URL starting with jdbc:postgresql:, was \"" + redact(url) + "\"");

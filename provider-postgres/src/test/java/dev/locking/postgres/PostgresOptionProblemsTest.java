@@ -70,6 +70,48 @@ class PostgresOptionProblemsTest {
     }
 
     @Test
+    void aUserAndPasswordBeforeTheHostAreRefusedWithoutShowingTheUrl() {
+        for (String url : List.of(
+                "jdbc:postgresql://app:pw-secret@127.0.0.1/test",
+                "jdbc:postgresql://app:pw-secret@127.0.0.1:5432/test",
+                "jdbc:postgresql://app:pw/secret@127.0.0.1/test",
+                "jdbc:postgresql://app:pw?secret@127.0.0.1/test",
+                "jdbc:postgresql://app@127.0.0.1/test")) {
+            String problem = refused(Map.of("url", url));
+            assertTrue(
+                    problem.startsWith(
+                            "locking.providers[0].options.url must not carry a user or password before" + " the host"),
+                    problem);
+            assertFalse(problem.contains("secret") || problem.contains("pw") || problem.contains("app@"), problem);
+        }
+    }
+
+    @Test
+    void aPortTheDriverCannotReadIsRefusedBeforeTheDriverLogsIt() {
+        for (String port : List.of("0", "65536", "99999", "54x"))
+            assertEquals(
+                    "locking.providers[0].options.url must be jdbc:postgresql://host[:port][,host[:port]...]/database"
+                            + " with ports from 1 to 65535, was \"jdbc:postgresql://127.0.0.1:" + port
+                            + "/test\"",
+                    refused(Map.of("url", "jdbc:postgresql://127.0.0.1:" + port + "/test?password=pw-secret")));
+    }
+
+    @Test
+    void hostListsAndAddressesTheDriverReadsAreAccepted() {
+        for (String url : List.of(
+                "jdbc:postgresql://127.0.0.1:5432,localhost/test",
+                "jdbc:postgresql://[::1]:5432/test?user=app@corp",
+                "jdbc:postgresql:///test",
+                "jdbc:postgresql:test",
+                "jdbc:postgresql://db.example.com:65535/test")) {
+            Map<String, Object> options = TestModules.options(server, url, "public");
+            options.put("pool", Map.of("minimumIdle", 0));
+            options.put("notifications", "poll");
+            TestModules.module(options).close();
+        }
+    }
+
+    @Test
     void aUrlPasswordThatDiffersFromThePasswordOptionIsRefusedWithoutShowingEither() {
         String problem = refused(Map.of("url", server.jdbcUrl() + "?password=url-secret", "password", "option-secret"));
         assertEquals(
