@@ -148,6 +148,18 @@ class BadInputTest {
     }
 
     @Test
+    void aPortTheDriverCannotReadIsOneLineWithoutTheDriversOwnWarning() {
+        Path file = Stores.config(
+                dir,
+                "bad-port.conf",
+                "{ resolve = \"locking-postgres\", id = \"pg\", options { url ="
+                        + " \"jdbc:postgresql://127.0.0.1:99999/test\" } }");
+        Cli.Result r = usage("url must be jdbc:postgresql://host[:port]", "acquire", "k", "-c", file.toString());
+        assertEquals(1, r.errLines().size(), r::toString);
+        assertFalse(r.err().contains("WARNING"), r::toString);
+    }
+
+    @Test
     void twoDefaultsAreAConfigurationError() {
         Path file = Stores.config(
                 dir,
