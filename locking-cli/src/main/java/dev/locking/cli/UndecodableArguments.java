@@ -72,11 +72,13 @@ final class UndecodableArguments {
         if (utf8)
             return what + " (\"" + shown + "\") is not valid UTF-8: a byte the JVM could not decode became U+FFFD"
                     + " (U+FFFD itself is refused too, as the two cannot be told apart), and two different keys"
-                    + " would become the same lock. Pass it as valid UTF-8.";
+                    + " would become the same lock. Pass it as valid UTF-8; see"
+                    + " docs/cli.md#arguments-that-did-not-decode";
         return what + " (\"" + shown + "\") did not decode: the JVM decodes the command line in the locale's"
                 + " charset, " + charset + " here (LANG, LC_ALL and LC_CTYPE unset, C or POSIX), and each byte it"
                 + " cannot decode became U+FFFD, so two different keys would become the same lock. Run it under a"
                 + " UTF-8 locale: LC_ALL=C.UTF-8 locking ... (bin/locking does that itself under the C locale;"
-                + " -Dsun.jnu.encoding does not change how the JVM decodes its arguments).";
+                + " -Dsun.jnu.encoding does not change how the JVM decodes its arguments); see"
+                + " docs/cli.md#arguments-that-did-not-decode";
     }
 }
