@@ -75,6 +75,12 @@ final class Failures implements IExecutionExceptionHandler, IParameterExceptionH
 
     /** True when a cause says the store could not be connected to, rather than that it answered with an error. */
     static boolean unreachable(Throwable failure) {
+        // A server that refused the connection (too many clients, a wrong password, no such database)
+        // answered: its SQL state is not of class 08, the class of connections that failed.
+        for (Throwable t = failure; t != null; t = t.getCause() == t ? null : t.getCause())
+            if (t instanceof SQLException sql
+                    && sql.getSQLState() != null
+                    && !sql.getSQLState().startsWith("08")) return false;
         for (Throwable t = failure; t != null; t = t.getCause()) {
             if (t instanceof ConnectException
                     || t instanceof NoRouteToHostException
