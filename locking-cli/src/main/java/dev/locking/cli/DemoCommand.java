@@ -8,6 +8,7 @@ import dev.locking.api.LockingException;
 import dev.locking.core.FoundProvider;
 import dev.locking.core.LockingModule;
 import dev.locking.core.ProviderInfo;
+import dev.locking.spi.Secrets;
 import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -373,7 +374,8 @@ final class DemoCommand extends BaseCommand {
         try {
             uri = URI.create(redisUrl);
         } catch (IllegalArgumentException e) {
-            throw new UsageException("--redis-url " + redisUrl + " is not a URL such as redis://127.0.0.1:6379");
+            throw new UsageException(
+                    "--redis-url " + Secrets.redactUrl(redisUrl) + " is not a URL such as redis://127.0.0.1:6379");
         }
         String host = uri.getHost() == null ? "127.0.0.1" : uri.getHost();
         int port = uri.getPort() < 0 ? 6379 : uri.getPort();
