@@ -1,7 +1,7 @@
 package dev.locking.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import ch.qos.logback.classic.Level;
@@ -35,7 +35,7 @@ import org.slf4j.bridge.SLF4JBridgeHandler;
 /**
  * Every way to hand a provider a password, with servers that refuse, do not answer or do not
  * exist, run through the {@code locking} tool (with and without {@code --verbose}) and through
- * {@link LockingModule}: the password appears in no stdout, stderr, log line (logback at DEBUG,
+ * {@link LockingModule}: the password appears in no stdout, stderr, log line (logback at TRACE,
  * and the PostgreSQL driver's java.util.logging at FINEST), exception message, cause, {@code
  * toString} or stack trace. Forms a driver cannot use are refused (exit code 2) with a message that
  * shows none of it.
@@ -258,8 +258,11 @@ class NoSecretInOutputTest {
         logs.setContext(context);
         logs.start();
         root.addAppender(logs);
-        root.setLevel(Level.DEBUG);
+        root.setLevel(Level.ALL); // java.util.logging's FINER and FINEST arrive as TRACE
         DRIVER_LOG.setLevel(java.util.logging.Level.ALL);
+        // A line through each route, so the test knows it hears both (not every form logs anything).
+        LoggerFactory.getLogger(NoSecretInOutputTest.class).debug("canary");
+        DRIVER_LOG.finest("driver canary");
         try {
             try (LockingModule module =
                     LockingModule.create(ConfigFactory.load(ConfigFactory.parseFile(config.toFile())))) {
@@ -285,7 +288,11 @@ class NoSecretInOutputTest {
             root.setLevel(before);
             DRIVER_LOG.setLevel(null);
         }
-        assertNotEquals(0, logs.list.size(), "no log line was captured: the appender is not attached");
+        List<String> heard =
+                logs.list.stream().map(ILoggingEvent::getFormattedMessage).toList();
+        assertTrue(
+                heard.contains("canary") && heard.contains("driver canary"),
+                "the appender does not hear logback at TRACE and java.util.logging at FINEST: " + heard);
         for (ILoggingEvent event : logs.list) {
             seen.add(event.getLoggerName() + " " + event.getLevel() + " " + event.getFormattedMessage() + " "
                     + java.util.Arrays.toString(event.getArgumentArray()));
