@@ -96,7 +96,7 @@ final class AcquireCommand extends BaseCommand {
         }
         PrintWriter out = out();
         out.println("Acquired " + lease.keys().size() + (lease.keys().size() == 1 ? " key" : " keys") + " in "
-                + lease.provider() + ":");
+                + Terminal.text(lease.provider()) + ":");
         Instant now = Instant.now();
         Table table = new Table("KEY", "OWNER", "EXPIRES", "FENCING TOKEN");
         for (String key : lease.keys())
@@ -118,8 +118,8 @@ final class AcquireCommand extends BaseCommand {
             result.put("message", e.getMessage());
             printJson(result);
         } else {
-            err().println("locking: not acquired: " + e.getMessage()
-                    + (timedOut ? " (key \"" + e.key() + "\" was still held)" : "")
+            err().println("locking: not acquired: " + Terminal.text(e.getMessage())
+                    + (timedOut ? " (key " + Terminal.quoted(e.key()) + " was still held)" : "")
                     + "; `locking locks` shows who holds what");
         }
         return ExitCodes.NOT_DONE;

@@ -65,7 +65,7 @@ abstract class BaseCommand implements Callable<Integer> {
     final ConfigLookup.Loaded configuration() {
         if (loaded == null) {
             loaded = ConfigLookup.load(common.config, environment());
-            if (verbose()) err().println("locking: configuration: " + loaded.source());
+            if (verbose()) err().println("locking: configuration: " + Terminal.text(loaded.source()));
         }
         return loaded;
     }
@@ -91,7 +91,8 @@ abstract class BaseCommand implements Callable<Integer> {
     /** Warns when the registration a call goes to keeps its locks in this process only. */
     final void noteIfInMemory(ProviderInfo target) {
         if (target.identifier().equals(InMemoryLockingProviderFactory.IDENTIFIER))
-            err().println("locking: note: " + target.address() + " is an in-memory provider: its locks live only in"
+            err().println("locking: note: " + Terminal.text(target.address())
+                    + " is an in-memory provider: its locks live only in"
                     + " this process and end when `locking` exits");
     }
 

@@ -89,7 +89,8 @@ final class BenchCommand extends BaseCommand {
         if (provider != null) base = base.provider(provider);
         ConfigLookup.Loaded config = configuration();
         if (!config.providersConfigured())
-            err().println("locking: note: no locking.providers configured (configuration: " + config.source()
+            err().println("locking: note: no locking.providers configured (configuration: "
+                    + Terminal.text(config.source())
                     + "): benchmarking the in-memory default, inside this process");
 
         try (LockingModule module = openModule()) {
@@ -223,7 +224,7 @@ final class BenchCommand extends BaseCommand {
         }
         PrintWriter out = out();
         out.println();
-        out.println("Provider:   " + address + " (" + identifier + ")");
+        out.println("Provider:   " + Terminal.text(address) + " (" + Terminal.text(identifier) + ")");
         out.println("Load:       " + threads + " threads on " + keys + (keys == 1 ? " key" : " keys") + " for "
                 + Format.seconds(r.elapsed));
         out.println(String.format(

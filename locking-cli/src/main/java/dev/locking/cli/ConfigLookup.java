@@ -27,6 +27,10 @@ final class ConfigLookup {
     static Loaded load(Path option, CliEnvironment environment) {
         if (option != null) return parse(environment.resolve(option), "--config");
         var variable = environment.variable(VARIABLE);
+        UndecodableArguments.problemWithVariable(VARIABLE, variable.orElse(null))
+                .ifPresent(problem -> {
+                    throw new UsageException(problem);
+                });
         if (variable.isPresent()) return parse(environment.resolve(Path.of(variable.get())), "$" + VARIABLE);
         Path local = environment.resolve(Path.of("application.conf"));
         if (Files.isRegularFile(local)) return parse(local, "the working directory");

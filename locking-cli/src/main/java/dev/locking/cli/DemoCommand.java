@@ -8,6 +8,7 @@ import dev.locking.api.LockingException;
 import dev.locking.core.FoundProvider;
 import dev.locking.core.LockingModule;
 import dev.locking.core.ProviderInfo;
+import dev.locking.spi.Secrets;
 import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -156,7 +157,7 @@ final class DemoCommand extends BaseCommand {
                     } catch (IOException | RuntimeException e) {
                         skipped.add(new Skipped(
                                 "lp_" + POSTGRES,
-                                "the embedded PostgreSQL did not start (" + Failures.describe(e)
+                                "the embedded PostgreSQL did not start (" + Failures.oneLine(Failures.describe(e))
                                         + "); register a PostgreSQL with --config to include it"));
                     }
                 }
@@ -176,7 +177,8 @@ final class DemoCommand extends BaseCommand {
                 try {
                     embedded.close();
                 } catch (IOException e) {
-                    err().println("locking: note: stopping the embedded PostgreSQL failed: " + e.getMessage());
+                    err().println("locking: note: stopping the embedded PostgreSQL failed: "
+                            + Terminal.text(e.getMessage()));
                 }
             }
         }
@@ -228,7 +230,7 @@ final class DemoCommand extends BaseCommand {
             return new Run(label, locked, modules, buyers, stock, 0, stock, Duration.ZERO, origin, e);
         }
         ExecutorService pool = Executors.newFixedThreadPool(buyers, daemonThreads(label));
-        try (ProgressBar bar = Progress.start(label, stock, environment(), err())) {
+        try (ProgressBar bar = Progress.start(Terminal.text(label), stock, environment(), err())) {
             StockRoom room = new StockRoom(stock, pause, (sold, depleted) -> {
                 bar.stepTo(Math.min(depleted, stock));
                 bar.setExtraMessage("sold " + sold);
@@ -324,16 +326,19 @@ final class DemoCommand extends BaseCommand {
         if (!locked.isEmpty() && locked.stream().allMatch(Run::exact))
             out.println("Under execute(\"" + PRODUCT + "\", ...) every provider sold exactly " + stock + ".");
         for (Run run : locked) {
-            if (run.failure() != null) out.println(run.provider() + " failed: " + Failures.describe(run.failure()));
+            if (run.failure() != null)
+                out.println(Terminal.text(run.provider()) + " failed: " + Failures.printable(run.failure()));
             else if (!run.exact())
-                out.println(run.provider() + " sold " + run.sold() + " of " + stock + " with " + run.left()
-                        + " left: the lock did not hold. Please report this with the output of --verbose.");
+                out.println(
+                        Terminal.text(run.provider()) + " sold " + run.sold() + " of " + stock + " with " + run.left()
+                                + " left: the lock did not hold. Please report this with the output of --verbose.");
         }
         for (Run run : locked)
             if (run.modules() == 1 && buyers > 1)
-                out.println(run.provider() + ": in-memory locks do not cross processes, so its " + buyers
+                out.println(Terminal.text(run.provider()) + ": in-memory locks do not cross processes, so its " + buyers
                         + " buyers share one LockingModule (one application instance).");
-        for (Skipped s : skipped) out.println("Skipped " + s.address() + ": " + s.reason() + ".");
+        for (Skipped s : skipped)
+            out.println("Skipped " + Terminal.text(s.address()) + ": " + Terminal.text(s.reason()) + ".");
     }
 
     // ---- providers
@@ -369,7 +374,8 @@ final class DemoCommand extends BaseCommand {
         try {
             uri = URI.create(redisUrl);
         } catch (IllegalArgumentException e) {
-            throw new UsageException("--redis-url " + redisUrl + " is not a URL such as redis://127.0.0.1:6379");
+            throw new UsageException(
+                    "--redis-url " + Secrets.redactUrl(redisUrl) + " is not a URL such as redis://127.0.0.1:6379");
         }
         String host = uri.getHost() == null ? "127.0.0.1" : uri.getHost();
         int port = uri.getPort() < 0 ? 6379 : uri.getPort();
@@ -392,7 +398,8 @@ final class DemoCommand extends BaseCommand {
             module.release(PRODUCT + "-probe", probe);
         } catch (LockingException e) {
             skipped.add(new Skipped(
-                    "lp_" + REDIS, "something answers on " + host + ":" + port + " but " + Failures.describe(e)));
+                    "lp_" + REDIS,
+                    "something answers on " + host + ":" + port + " but " + Failures.oneLine(Failures.describe(e))));
             return;
         }
         targets.add(new Target("lp_" + REDIS, REDIS, config, false, "found on " + host + ":" + port));

@@ -7,6 +7,7 @@ import dev.locking.api.LockingException;
 import dev.locking.api.UnknownProviderException;
 import java.io.IOException;
 import java.io.PrintWriter;
+import java.io.StringWriter;
 import java.io.UncheckedIOException;
 import java.net.ConnectException;
 import java.net.NoRouteToHostException;
@@ -55,8 +56,31 @@ final class Failures implements IExecutionExceptionHandler, IParameterExceptionH
         };
     }
 
+    /**
+     * {@link #describe} as it is printed for people: escaped ({@link Terminal}), a store's message
+     * folded into one line, and each problem of a configuration error on a line of its own.
+     */
+    static String printable(Throwable failure) {
+        if (exitCode(failure) == ExitCodes.STORE) return Terminal.text(oneLine(describe(failure)));
+        if (failure instanceof LockingConfigurationException config
+                && config.problems().size() > 1) {
+            StringBuilder sb = new StringBuilder(
+                    "Invalid locking configuration (" + config.problems().size() + " problems):");
+            for (String problem : config.problems())
+                sb.append(System.lineSeparator()).append("  - ").append(Terminal.text(problem));
+            return sb.toString();
+        }
+        return Terminal.text(describe(failure));
+    }
+
     /** True when a cause says the store could not be connected to, rather than that it answered with an error. */
     static boolean unreachable(Throwable failure) {
+        // A server that refused the connection (too many clients, a wrong password, no such database)
+        // answered: its SQL state is not of class 08, the class of connections that failed.
+        for (Throwable t = failure; t != null; t = t.getCause() == t ? null : t.getCause())
+            if (t instanceof SQLException sql
+                    && sql.getSQLState() != null
+                    && !sql.getSQLState().startsWith("08")) return false;
         for (Throwable t = failure; t != null; t = t.getCause()) {
             if (t instanceof ConnectException
                     || t instanceof NoRouteToHostException
@@ -77,10 +101,12 @@ final class Failures implements IExecutionExceptionHandler, IParameterExceptionH
     /** Prints {@code failure} as one line (and its stack trace when verbose) and returns its exit code. */
     static int report(Throwable failure, PrintWriter err, boolean verbose) {
         int code = exitCode(failure);
-        String line = describe(failure);
-        err.println("locking: " + (code == ExitCodes.STORE ? oneLine(line) : line.replace("\r", "")));
-        if (verbose) failure.printStackTrace(err);
-        else if (code == ExitCodes.INTERNAL) err.println("locking: run again with --verbose for the stack trace");
+        err.println("locking: " + printable(failure));
+        if (verbose) {
+            StringWriter trace = new StringWriter();
+            failure.printStackTrace(new PrintWriter(trace));
+            err.print(Terminal.lines(trace.toString()));
+        } else if (code == ExitCodes.INTERNAL) err.println("locking: run again with --verbose for the stack trace");
         err.flush();
         return code;
     }
@@ -110,7 +136,14 @@ final class Failures implements IExecutionExceptionHandler, IParameterExceptionH
     public int handleParseException(ParameterException ex, String[] args) {
         CommandLine cmd = ex.getCommandLine();
         PrintWriter err = cmd.getErr();
-        err.println("locking: " + ex.getMessage());
+        // An argument that did not decode is the cause to name, whatever picocli made of it.
+        var undecodable = UndecodableArguments.problem(cmd.getCommandSpec().root(), args);
+        if (undecodable.isPresent()) {
+            err.println("locking: " + undecodable.get());
+            err.flush();
+            return ExitCodes.USAGE;
+        }
+        err.println("locking: " + Terminal.text(ex.getMessage()));
         UnmatchedArgumentException.printSuggestions(ex, err);
         err.println("Try '" + cmd.getCommandSpec().qualifiedName() + " --help' for usage.");
         err.flush();

@@ -5,6 +5,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.IVersionProvider;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.ParseResult;
 import picocli.CommandLine.Spec;
 
 /** The {@code locking} command: operate dev.locking locks from a shell, and see what they are for. */
@@ -65,8 +66,21 @@ public final class LockingCli implements Runnable {
         CommandLine commandLine = new CommandLine(new LockingCli(environment));
         commandLine.setExecutionExceptionHandler(failures);
         commandLine.setParameterExceptionHandler(failures);
+        commandLine.setExecutionStrategy(LockingCli::refuseUndecodableArguments);
         commandLine.setUsageHelpAutoWidth(true);
         return commandLine;
+    }
+
+    /** Runs the command the arguments name, unless one of them did not decode ({@link UndecodableArguments}). */
+    private static int refuseUndecodableArguments(ParseResult parseResult) {
+        CommandSpec root = parseResult.commandSpec().root();
+        var problem =
+                UndecodableArguments.problem(root, parseResult.originalArgs().toArray(String[]::new));
+        if (problem.isEmpty()) return new CommandLine.RunLast().execute(parseResult);
+        var err = root.commandLine().getErr();
+        err.println("locking: " + problem.get());
+        err.flush();
+        return ExitCodes.USAGE;
     }
 
     public static void main(String[] args) {

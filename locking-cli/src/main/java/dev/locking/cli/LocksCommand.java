@@ -70,12 +70,13 @@ final class LocksCommand extends BaseCommand {
                 return ExitCodes.OK;
             }
             PrintWriter out = out();
-            String whose = owner == null ? "" : " of owner \"" + owner + "\"";
+            String whose = owner == null ? "" : " of owner " + Terminal.quoted(owner);
             if (held.isEmpty()) {
-                out.println("No locks" + whose + " held in " + address);
+                out.println("No locks" + whose + " held in " + Terminal.text(address));
                 return ExitCodes.OK;
             }
-            out.println(held.size() + (held.size() == 1 ? " lock" : " locks") + whose + " held in " + address
+            out.println(held.size() + (held.size() == 1 ? " lock" : " locks") + whose + " held in "
+                    + Terminal.text(address)
                     + (truncated ? " (the first " + limit + "; raise --limit for more)" : "") + ":");
             Instant now = Instant.now();
             Table table = new Table("KEY", "OWNER", "EXPIRES", "FENCING TOKEN");

@@ -20,7 +20,8 @@ final class MigrateCommand extends BaseCommand {
     int execute() {
         ConfigLookup.Loaded config = configuration();
         if (!config.providersConfigured())
-            err().println("locking: note: no locking.providers configured (configuration: " + config.source()
+            err().println("locking: note: no locking.providers configured (configuration: "
+                    + Terminal.text(config.source())
                     + "): only the in-memory default is registered, and it has nothing to migrate");
         try (LockingModule module = openModule()) {
             Map<String, List<String>> applied = module.migrations();
@@ -40,11 +41,12 @@ final class MigrateCommand extends BaseCommand {
             }
             PrintWriter out = out();
             applied.forEach((address, lines) -> {
-                String who = address + " (" + infos.get(address).identifier() + ")";
+                String who = Terminal.text(address) + " ("
+                        + Terminal.text(infos.get(address).identifier()) + ")";
                 if (lines.isEmpty()) out.println(who + ": up to date, nothing to apply");
                 else {
                     out.println(who + ": applied " + lines.size() + (lines.size() == 1 ? " migration" : " migrations"));
-                    lines.forEach(line -> out.println("  " + line));
+                    lines.forEach(line -> out.println("  " + Terminal.text(line)));
                 }
             });
             return ExitCodes.OK;

@@ -58,7 +58,7 @@ final class ProvidersCommand extends BaseCommand {
                 return ExitCodes.OK;
             }
             PrintWriter out = out();
-            out.println("Configuration: " + config.source());
+            out.println("Configuration: " + Terminal.text(config.source()));
             out.println();
             out.println("Provider jars on the classpath:");
             Table jars = new Table("IDENTIFIER", "DESCRIPTION", "FACTORY");

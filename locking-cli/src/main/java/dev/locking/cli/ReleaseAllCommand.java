@@ -42,7 +42,8 @@ final class ReleaseAllCommand extends BaseCommand {
                 printJson(result);
             } else {
                 out().println("Released " + released + (released == 1 ? " lock" : " locks")
-                        + (owner == null ? " held anonymously" : " of owner \"" + owner + "\"") + " in " + address);
+                        + (owner == null ? " held anonymously" : " of owner " + Terminal.quoted(owner)) + " in "
+                        + Terminal.text(address));
             }
             return ExitCodes.OK;
         }

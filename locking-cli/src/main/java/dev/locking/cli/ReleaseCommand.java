@@ -51,14 +51,17 @@ final class ReleaseCommand extends BaseCommand {
                 result.put("keys", sorted);
                 printJson(result);
             } else if (released) {
-                out().println("Released " + String.join(", ", sorted) + " in " + address);
+                out().println("Released "
+                        + String.join(", ", sorted.stream().map(Terminal::text).toList()) + " in "
+                        + Terminal.text(address));
             } else {
                 err().println("locking: not released: "
                         + (sorted.size() == 1
-                                ? "\"" + sorted.get(0) + "\" was not"
-                                : "not every one of " + sorted + " was")
-                        + " held by " + (owner == null ? "an anonymous lock" : "owner \"" + owner + "\"") + " in "
-                        + address + " (held by another owner, expired, or never taken)"
+                                ? Terminal.quoted(sorted.get(0)) + " was not"
+                                : "not every one of "
+                                        + sorted.stream().map(Terminal::text).toList() + " was")
+                        + " held by " + (owner == null ? "an anonymous lock" : "owner " + Terminal.quoted(owner))
+                        + " in " + Terminal.text(address) + " (held by another owner, expired, or never taken)"
                         + (sorted.size() == 1 ? "" : "; the keys that owner did hold are free now"));
             }
             return released ? ExitCodes.OK : ExitCodes.NOT_DONE;

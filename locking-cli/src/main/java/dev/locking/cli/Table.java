@@ -5,7 +5,11 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 
-/** A plain-text table: a header row, columns two spaces apart, no borders, so it pastes anywhere. */
+/**
+ * A plain-text table: a header row, columns two spaces apart, no borders, so it pastes anywhere.
+ * Cells are escaped ({@link Terminal}) when added, so a key's control characters neither reach the
+ * terminal nor shift the columns: widths are those of the escaped text.
+ */
 final class Table {
     private final List<String> headers;
     private final List<List<String>> rows = new ArrayList<>();
@@ -17,7 +21,8 @@ final class Table {
     Table row(Object... cells) {
         if (cells.length != headers.size())
             throw new IllegalArgumentException("expected " + headers.size() + " cells, got " + cells.length);
-        rows.add(Arrays.stream(cells).map(c -> c == null ? "" : c.toString()).toList());
+        rows.add(
+                Arrays.stream(cells).map(c -> c == null ? "" : Terminal.text(c)).toList());
         return this;
     }
 

@@ -1,5 +1,6 @@
 package dev.locking.cli;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -55,6 +56,20 @@ class BadInputTest {
     @Test
     void keyWithNulCharacter() {
         usage("key must not contain the NUL character", "acquire", "a\0b", "-c", config);
+    }
+
+    @Test
+    void argumentsThatDidNotDecodeAreRefusedNamingThem() {
+        Cli.Result key = usage("argument 2 (\"caf\\uFFFD\\uFFFD\") ", "acquire", "caf\uFFFD\uFFFD", "-c", config);
+        assertTrue(key.err().contains("two different keys would become the same lock"), key::toString);
+        assertEquals(1, key.errLines().size(), key::toString);
+        usage("the value of --owner (\"jos\\uFFFD\")", "release", "k", "--owner", "jos\uFFFD", "-c", config);
+        usage("the value of --owner (\"jos\\uFFFD\")", "acquire", "k", "--owner=jos\uFFFD", "-c", config);
+        usage("the value of --provider", "locks", "--provider", "p\uFFFD", "-c", config);
+        usage("the value of --timeout", "acquire", "k", "--timeout", "5\uFFFDs", "-c", config);
+        usage("argument 2 (\"--\\uFFFD\")", "release-all", "--\uFFFD", "-c", config);
+        usage("argument 1 (\"\\uFFFD\")", "\uFFFD", "k");
+        usage("argument 3 (\"-\\uFFFD\")", "acquire", "--", "-\uFFFD", "-c", config);
     }
 
     @Test
@@ -130,6 +145,18 @@ class BadInputTest {
                 "k",
                 "-c",
                 file.toString());
+    }
+
+    @Test
+    void aPortTheDriverCannotReadIsOneLineWithoutTheDriversOwnWarning() {
+        Path file = Stores.config(
+                dir,
+                "bad-port.conf",
+                "{ resolve = \"locking-postgres\", id = \"pg\", options { url ="
+                        + " \"jdbc:postgresql://127.0.0.1:99999/test\" } }");
+        Cli.Result r = usage("url must be jdbc:postgresql://host[:port]", "acquire", "k", "-c", file.toString());
+        assertEquals(1, r.errLines().size(), r::toString);
+        assertFalse(r.err().contains("WARNING"), r::toString);
     }
 
     @Test

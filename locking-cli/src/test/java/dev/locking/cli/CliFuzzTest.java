@@ -22,7 +22,9 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * The command line fed random, malformed and hostile arguments from a seeded generator ({@code
  * -Dfuzz.seed=N} replays a run): every run ends with a documented exit code (0, 1, 2 or 3, never 4,
- * the internal-error code), no stack trace, and a rejected command leaves no lock behind.
+ * the internal-error code), no stack trace, and a rejected command leaves no lock behind. Keys and
+ * owners with terminal escape sequences never reach the output raw, and an argument that did not
+ * decode (U+FFFD, what the JVM makes of bytes it cannot decode) is refused with exit code 2.
  */
 class CliFuzzTest {
     private static final long SEED = Long.getLong("fuzz.seed", System.nanoTime());
@@ -59,7 +61,31 @@ class CliFuzzTest {
             "fuzz",
             "lp_nope",
             "o1",
-            "x".repeat(1100));
+            "x".repeat(1100),
+            "\u001B[2J\u001B[H",
+            "k\r\nlocking: forged line",
+            "\u001B]0;title\u0007",
+            "\u001B]52;c;cm0gLXJmIH4=\u0007",
+            "\u009B31m",
+            "\u202Eevil",
+            "tab\there",
+            "caf\uFFFD\uFFFD",
+            "inv\uFFFD");
+    /** Values that are keys a command may have taken, checked free after a rejected command. */
+    private static final List<String> KEYS = List.of(
+            "k1",
+            "k2",
+            "*",
+            "{t}:a",
+            "🔒",
+            "'; DROP TABLE locking; --",
+            "\u001B[2J\u001B[H",
+            "k\r\nlocking: forged line",
+            "\u001B]0;title\u0007",
+            "\u001B]52;c;cm0gLXJmIH4=\u0007",
+            "\u009B31m",
+            "\u202Eevil",
+            "tab\there");
 
     @Test
     void everyRunEndsWithADocumentedExitCodeAndNoStackTrace() {
@@ -89,8 +115,18 @@ class CliFuzzTest {
                 assertTrue(Set.of(0, 1, 2, 3).contains(result.exitCode()), show);
                 byCode[result.exitCode()]++;
                 assertFalse(result.err().contains("\tat "), "a stack trace without --verbose: " + show);
+                boolean json = args.contains("--json") && !args.contains("--help");
+                TerminalInjectionTest.assertNothingSteersTheTerminal((json ? "" : result.out()) + result.err(), show);
+                if (json && result.exitCode() == 0) result.json();
+                if (args.stream().anyMatch(a -> a.indexOf('\uFFFD') >= 0)) {
+                    assertEquals(2, result.exitCode(), show);
+                    assertTrue(
+                            result.err().contains("is not valid UTF-8")
+                                    || result.err().contains("did not decode"),
+                            show);
+                }
                 if (result.exitCode() == 2)
-                    for (String k : List.of("k1", "k2", "*", "{t}:a", "🔒", "'; DROP TABLE locking; --")) {
+                    for (String k : KEYS) {
                         LockOptions checker = LockOptions.defaults().owner("checker");
                         try {
                             locking.acquire(k, checker); // a rejected command took nothing

@@ -716,7 +716,8 @@ final class PostgresLockingProvider implements LockingProvider {
                 throw new LockingException(
                         label + " (locking-postgres): " + what + " failed: the pool, which had no connection"
                                 + " open, could not open one to " + where() + " within its connectionTimeout ("
-                                + ((HikariDataSource) dataSource).getConnectionTimeout() + " ms; " + serverText(e)
+                                + ((HikariDataSource) dataSource).getConnectionTimeout() + " ms; "
+                                + PostgresErrors.serverText(e)
                                 + "), and no attempt failed: connecting is slow (a busy host or database, the"
                                 + " network). Raise pool.connectionTimeout if this host is that slow; the call can be"
                                 + " retried.",
@@ -728,54 +729,25 @@ final class PostgresLockingProvider implements LockingProvider {
                                 + (waitMillis > 0
                                         ? "the " + waitMillis + " ms the call could wait"
                                         : "its connectionTimeout")
-                                + " (" + serverText(e) + ") and no connection"
+                                + " (" + PostgresErrors.serverText(e) + ") and no connection"
                                 + " attempt failed: the pool is too small for the load (raise"
                                 + " pool.maximumPoolSize, or the handed-in DataSource's size), or the calls holding"
                                 + " its connections are stuck (a slow or hung database, the network); the call can"
                                 + " be retried.",
                         e);
-            SQLException refusal = serverRefusal(e);
-            String cause = refusal == null
-                    ? serverText(e)
-                    : serverText(refusal) + " (SQL state " + refusal.getSQLState() + ")";
-            String advice = refusal == null
-                    ? "Check that PostgreSQL is running and reachable and that url, user and password are right"
-                    : switch (refusal.getSQLState()) {
-                        case "53300" -> "The server has no connection slot left: lower pool.maximumPoolSize (times the"
-                                + " number of instances), or raise the server's max_connections";
-                        case "28P01", "28000" -> "The server refused the user or its password: check user and"
-                                + " password";
-                        case "3D000" -> "The database in url does not exist: check url";
-                        default -> "Check that PostgreSQL is running and reachable and that url, user and password"
-                                + " are right";
-                    };
+            SQLException refusal = PostgresErrors.refusal(e);
+            if (refusal != null)
+                throw new LockingException(
+                        label + " (locking-postgres): " + what + " failed: no connection to " + where() + ": "
+                                + PostgresErrors.explain(refusal),
+                        e);
+            String cause = PostgresErrors.serverText(e);
+            String advice = "Check that PostgreSQL is running and reachable and that url, user and password are right";
             throw new LockingException(
                     label + " (locking-postgres): " + what + " failed: no connection to " + where() + " (" + cause
                             + "). " + advice + "; the call can be retried.",
                     e);
         }
-    }
-
-    /** The server's refusal behind a failed connection attempt (HikariCP chains it as the cause), or null. */
-    private static SQLException serverRefusal(SQLException e) {
-        for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause())
-            if (t instanceof SQLException s
-                    && s.getSQLState() != null
-                    && !s.getSQLState().startsWith("08")
-                    && t instanceof PSQLException) return s;
-        return null;
-    }
-
-    /**
-     * What the server (or the driver) said, in one line, escaped: the server's primary message
-     * without the PL/pgSQL context pgjdbc appends, since a key may appear in it.
-     */
-    static String serverText(SQLException e) {
-        String text = null;
-        if (e instanceof PSQLException p && p.getServerErrorMessage() != null)
-            text = p.getServerErrorMessage().getMessage();
-        if (text == null) text = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
-        return Printable.escape(text.strip().lines().findFirst().orElse(""));
     }
 
     /** Set once a connection was borrowed: the pool has opened, and calls wait only within their deadline. */
@@ -929,10 +901,12 @@ final class PostgresLockingProvider implements LockingProvider {
     private LockingException failure(String what, SQLException e, Limits limits, Bounds bounds) {
         String state = e.getSQLState() == null ? "" : e.getSQLState();
         String prefix = label + " (locking-postgres): " + what + " failed: ";
+        if (PostgresErrors.explain(e) != null) return new LockingException(prefix + PostgresErrors.explain(e), e);
         switch (state) {
             case "42883", "42P01", "3F000" -> {
                 return new LockingException(
-                        prefix + "the locking schema \"" + settings.schema + "\" is not migrated (" + serverText(e)
+                        prefix + "the locking schema \"" + settings.schema + "\" is not migrated ("
+                                + PostgresErrors.serverText(e)
                                 + "). Run the migrations once against this database: LockingModule.migrate()"
                                 + " from the application, or `locking migrate` from the command line.",
                         e);
@@ -957,41 +931,16 @@ final class PostgresLockingProvider implements LockingProvider {
                         e);
             }
             case "25000" -> {
-                return new LockingException(prefix + serverText(e), e);
-            }
-            case "25006" -> {
-                return new LockingException(
-                        prefix + "the database is read-only (" + serverText(e) + ", SQL state 25006): url reaches a"
-                                + " standby (a replica, or a server still in recovery after a failover). Point url at"
-                                + " the primary; the call can be retried once it is.",
-                        e);
-            }
-            case "53100" -> {
-                return new LockingException(
-                        prefix + "the database server's disk is full (" + serverText(e) + ", SQL state 53100). Free"
-                                + " space on the server; the call can be retried then.",
-                        e);
-            }
-            case "53200" -> {
-                return new LockingException(
-                        prefix + "the database server ran out of shared memory (" + serverText(e) + ", SQL state"
-                                + " 53200). Each key of a call takes one lock until the call commits: take fewer keys"
-                                + " in one call, or raise the server's max_locks_per_transaction.",
-                        e);
-            }
-            case "53300" -> {
-                return new LockingException(
-                        prefix + "the server has no connection slot left (" + serverText(e) + ", SQL state 53300)."
-                                + " Lower pool.maximumPoolSize (times the number of instances), or raise the server's"
-                                + " max_connections; the call can be retried.",
-                        e);
+                return new LockingException(prefix + PostgresErrors.serverText(e), e);
             }
             default -> {
                 String next = connectionLost(e)
                         ? " Check that PostgreSQL at " + where() + " is running; the call can be retried."
                         : " This is unexpected: please report it with the SQL state.";
                 return new LockingException(
-                        prefix + serverText(e) + " (SQL state " + (state.isEmpty() ? "none" : state) + ")." + next, e);
+                        prefix + PostgresErrors.serverText(e) + " (SQL state " + (state.isEmpty() ? "none" : state)
+                                + ")." + next,
+                        e);
             }
         }
     }

@@ -5,6 +5,7 @@ import com.typesafe.config.ConfigException;
 import com.typesafe.config.ConfigFactory;
 import com.zaxxer.hikari.HikariConfig;
 import dev.locking.api.LockingConfigurationException;
+import dev.locking.spi.Secrets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -49,10 +50,6 @@ final class PostgresSettings {
     static final String DEFAULT_SCHEMA = "locking";
 
     private static final Pattern SCHEMA = Pattern.compile("[a-z_][a-z0-9_]{0,49}");
-    /** A password parameter: pgjdbc ends a parameter's value at the next '&' only. */
-    private static final Pattern URL_SECRET = Pattern.compile("(?i)([?&;][^=&;#]*password=)[^&]*");
-    /** A user:password@ before the host, up to the last '@' before the query (a password may hold '@'). */
-    private static final Pattern URL_USERINFO = Pattern.compile("(//[^/:@?]*:)[^?]*@");
 
     final String url;
     final String listenUrl;
@@ -72,10 +69,12 @@ final class PostgresSettings {
     final Properties pool;
 
     private PostgresSettings(Config c, List<String> problems, String path, boolean hasDataSource) {
-        url = text(c, "url");
-        listenUrl = text(c, "listen-url");
+        PostgresCredentials.requireText(c, path, problems, "url", "listen-url", "user", "password");
+        url = PostgresCredentials.withoutPassword(text(c, "url"));
+        listenUrl = PostgresCredentials.withoutPassword(text(c, "listen-url"));
         user = text(c, "user");
-        password = text(c, "password");
+        password = PostgresCredentials.password(
+                text(c, "password"), text(c, "url"), text(c, "listen-url"), path, problems);
         schema = text(c, "schema") == null ? DEFAULT_SCHEMA : text(c, "schema");
         if (!SCHEMA.matcher(schema).matches())
             problems.add(path + ".schema must be a lowercase SQL identifier ([a-z_][a-z0-9_]*, at most 50"
@@ -170,9 +169,7 @@ final class PostgresSettings {
 
     /** {@code url} with any password in it replaced, fit for logs and messages. */
     static String redact(String url) {
-        if (url == null) return null;
-        String masked = URL_SECRET.matcher(url).replaceAll("$1<masked>");
-        return URL_USERINFO.matcher(masked).replaceAll("$1<masked>@");
+        return Secrets.redactUrl(url);
     }
 
     @Override
@@ -194,30 +191,9 @@ final class PostgresSettings {
                     key + " must be a PostgreSQL JDBC URL starting with jdbc:postgresql:, was \"" + redact(url) + "\"");
             return;
         }
-        if (!url.startsWith("jdbc:postgresql://")) return; // jdbc:postgresql:database, on localhost
-        String rest = url.substring("jdbc:postgresql://".length());
-        int end = rest.length();
-        for (char stop : new char[] {'/', '?'}) if (rest.indexOf(stop) >= 0) end = Math.min(end, rest.indexOf(stop));
-        String hosts = rest.substring(0, end);
-        if (hosts.contains("@")) {
-            problems.add(key + " must not carry a user or password before the host (user:password@host), which the"
-                    + " PostgreSQL driver does not read: set the user and password options instead, was \""
-                    + redact(url) + "\"");
-            return;
-        }
-        for (String host : hosts.split(",")) {
-            int colon = host.startsWith("[") ? host.indexOf("]:") + 1 : host.lastIndexOf(':');
-            if (colon <= 0) continue;
-            String port = host.substring(colon + 1);
-            boolean valid =
-                    port.matches("[0-9]{1,5}") && Integer.parseInt(port) >= 1 && Integer.parseInt(port) <= 65535;
-            if (!valid) {
-                problems.add(key + " has the port \"" + port + "\", which is not a number from 1 to 65535: \""
-                        + redact(url) + "\"");
-                return;
-            }
-        }
-        if (org.postgresql.Driver.parseURL(url, null) == null)
+        int before = problems.size();
+        PostgresCredentials.checkHosts(url, key, problems);
+        if (problems.size() == before && org.postgresql.Driver.parseURL(url, null) == null)
             problems.add(key + " is not a JDBC URL the PostgreSQL driver can read: \"" + redact(url) + "\"");
     }
 
@@ -274,6 +250,12 @@ final class PostgresSettings {
                 problems.add(path + "." + key + " must be at least " + min + ", was " + d);
                 return fallback;
             }
+            // The driver's socket timeout and PostgreSQL's own timeouts are ints of milliseconds.
+            if (d.compareTo(Duration.ofMillis(Integer.MAX_VALUE)) > 0) {
+                problems.add(path + "." + key + " must be at most 2147483647 ms (24 days), was "
+                        + c.getValue(key).unwrapped());
+                return fallback;
+            }
             return d;
         } catch (ConfigException e) {
             problems.add(path + "." + key + " must be a duration such as 250ms or 3s, was \""
@@ -308,7 +290,11 @@ final class PostgresSettings {
             try {
                 new HikariConfig(one);
             } catch (RuntimeException e) {
-                problems.add(path + "." + name + " is not a valid HikariCP property (" + e.getMessage() + ")");
+                // HikariCP wraps what its setter threw (InvocationTargetException); the setter's own message says why.
+                Throwable why = e;
+                while (why.getCause() != null && why.getCause() != why) why = why.getCause();
+                problems.add(path + "." + name + " is not a valid HikariCP property ("
+                        + (why.getMessage() == null ? why.getClass().getSimpleName() : why.getMessage()) + ")");
             }
         }
         if (problems.stream().noneMatch(p -> p.startsWith(path + "."))) {

@@ -6,6 +6,7 @@ import com.typesafe.config.ConfigFactory;
 import com.typesafe.config.ConfigValue;
 import dev.locking.api.LockingConfigurationException;
 import dev.locking.spi.ProviderContext;
+import dev.locking.spi.Secrets;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.time.Duration;
@@ -248,6 +249,12 @@ final class RedisSettings {
             if (uri.getQuery() != null || uri.getFragment() != null)
                 problems.add(key("url") + " has a ?query or #fragment (value not shown, it may contain a password);"
                         + " expected redis://[user:password@]host:port[/database]");
+            if (uri.getUserInfo() != null && uri.getUserInfo().indexOf(':') < 0) {
+                // Jedis would throw "Password not provided in uri" (user@host), or take a password for a user name.
+                problems.add(key("url") + " has user info without a ':' (not shown); write redis://user:password@host"
+                        + " for a user and password, or redis://:password@host for a password alone");
+                return;
+            }
             String urlUser = blankToNull(JedisURIHelper.getUser(uri));
             String urlPassword = blankToNull(JedisURIHelper.getPassword(uri));
             if (urlPassword != null && optionPassword != null)
@@ -337,7 +344,9 @@ final class RedisSettings {
                 ConfigValue value = config.getValue(name);
                 problems.add(key(name) + " must be " + expected + ", was "
                         + value.valueType().name().toLowerCase()
-                        + (name.contains("password") || name.equals("url") ? "" : " " + value.render()));
+                        + (name.contains("password") || Secrets.mayHoldCredentials(value.render())
+                                ? " (not shown)"
+                                : " " + value.render()));
                 return fallback;
             }
         }
