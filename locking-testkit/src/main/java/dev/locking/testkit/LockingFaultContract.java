@@ -13,6 +13,7 @@ import dev.locking.api.LockOptions;
 import dev.locking.api.LockingException;
 import dev.locking.core.LockingModule;
 import dev.locking.testkit.faults.FaultyProxy;
+import dev.locking.testkit.servers.PrivateStore;
 import dev.locking.testkit.servers.ReplicatedStore;
 import java.net.InetSocketAddress;
 import java.time.Duration;
@@ -67,6 +68,9 @@ public abstract class LockingFaultContract {
 
     /** A primary with an asynchronous replica, started for one test; the kit closes it. */
     protected abstract ReplicatedStore newReplicatedStore();
+
+    /** A store of its own on a {@link dev.locking.testkit.servers.FakeClock} at the real time, started for one test; the kit closes it. */
+    protected abstract PrivateStore newStoreOnFakeClock();
 
     /**
      * How much later than its deadline a call may fail when its store stops answering, and how much
@@ -416,5 +420,69 @@ public abstract class LockingFaultContract {
                 tokenAfter > highest,
                 "fencing token went backwards across the failover: " + highest + " before, " + tokenAfter + " after");
         assertTrue(b.release(k, owner("B")));
+    }
+
+    // ------------------------------------------------------------------ the store's clock
+
+    @Test
+    @DisplayName(
+            "the store's clock stepping forward past a lease frees the key; the holder is told within its lease and tokens still grow")
+    void storeClockStepForwardEndsTheLeaseAndTheHolderIsTold() throws Exception {
+        PrivateStore store = track(newStoreOnFakeClock());
+        LockingModule a = track(newModule(store.host(), store.port()));
+        LockingModule b = track(newModule(store.host(), store.port()));
+        String k = key("k");
+        Duration lease = Duration.ofSeconds(3);
+        CountDownLatch holding = new CountDownLatch(1);
+        AtomicLong heldToken = new AtomicLong();
+        AtomicLong steppedAt = new AtomicLong();
+        AtomicLong noticedAfterStepMs = new AtomicLong(-1);
+        Future<String> holder = async(() -> a.execute(
+                k,
+                lock -> {
+                    heldToken.set(lock.fencingToken(k));
+                    holding.countDown();
+                    awaitLost(lock, LONG_WAIT);
+                    if (lock.isLost() && steppedAt.get() != 0)
+                        noticedAfterStepMs.set(Duration.ofNanos(System.nanoTime() - steppedAt.get())
+                                .toMillis());
+                    return "done";
+                },
+                LockOptions.defaults().expire(lease)));
+        assertTrue(holding.await(LONG_WAIT.toSeconds(), TimeUnit.SECONDS), "the holder never ran");
+        steppedAt.set(System.nanoTime());
+        store.clock().step(Duration.ofMinutes(10));
+        // The documented bound: leases are measured by the store's clock, so a step forward ends them early.
+        Lease taken = b.acquire(k, owner("B").timeout(LONG_WAIT));
+        assertTrue(
+                taken.fencingToken(k) > heldToken.get(),
+                "tokens went backwards: " + heldToken.get() + " then " + taken.fencingToken(k));
+        Throwable failure = failureOf(holder, LONG_WAIT, "the holder's execute");
+        assertInstanceOf(LockLostException.class, failure);
+        assertTrue(
+                noticedAfterStepMs.get() >= 0
+                        && noticedAfterStepMs.get() <= lease.plus(faultSlack()).toMillis(),
+                "the holder saw isLost() " + noticedAfterStepMs.get() + " ms after the clock step, lease " + lease);
+        assertTrue(b.release(k, owner("B")));
+    }
+
+    @Test
+    @DisplayName("the store's clock stepping backwards keeps fencing tokens growing")
+    void storeClockStepBackwardKeepsTokensGrowing() {
+        PrivateStore store = track(newStoreOnFakeClock());
+        LockingModule locking = track(newModule(store.host(), store.port()));
+        String k = key("k");
+        long last = 0;
+        for (int i = 0; i < 3; i++) {
+            last = Math.max(last, locking.acquire(k, owner("A")).fencingToken(k));
+            assertTrue(locking.release(k, owner("A")));
+        }
+        store.clock().step(Duration.ofHours(-1));
+        for (int i = 0; i < 3; i++) {
+            long token = locking.acquire(k, owner("B")).fencingToken(k);
+            assertTrue(token > last, "token " + token + " after the clock stepped back an hour, " + last + " before");
+            last = token;
+            assertTrue(locking.release(k, owner("B")));
+        }
     }
 }
