@@ -81,6 +81,8 @@ final class TortureRun {
                     dir.resolve("history-" + w + ".tsv").toString(),
                     "--guard",
                     guard.toString(),
+                    "--go",
+                    dir.resolve("go").toString(),
                     "--worker",
                     "w" + w,
                     "--threads",
@@ -98,6 +100,7 @@ final class TortureRun {
             workers.add(pb.start());
         }
         awaitReady();
+        Files.writeString(dir.resolve("go"), "go");
         // Each fault fires at its own time, so a long one (a freeze, a restart) cannot push the
         // others past the end of the run, and faults may overlap as they would in production.
         ScheduledExecutorService faults = Executors.newScheduledThreadPool(Math.max(1, timeline.size()));
