@@ -134,7 +134,19 @@ final class TortureRun {
         HistoryChecker.Report report = HistoryChecker.check(holds);
         printReport(report);
         assertNoStuckKeys();
+        // A clean run leaves nothing behind; a broken one keeps its histories and logs to read.
+        if (report.clean() && report.holds() > 0) deleteDir();
+        else System.out.println("histories and worker logs kept in " + dir);
         return report;
+    }
+
+    private void deleteDir() {
+        try (var files = Files.walk(dir)) {
+            files.sorted(java.util.Comparator.reverseOrder())
+                    .forEach(p -> p.toFile().delete());
+        } catch (IOException e) {
+            System.out.println("could not delete " + dir + ": " + e);
+        }
     }
 
     private void awaitReady() throws Exception {
