@@ -28,8 +28,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * line so a {@code kill -9} loses nothing already done. Store faults are expected: a failed call is
  * counted and retried.
  *
- * <p>Arguments: {@code --config F --out F --guard DIR --worker ID [--threads 8] [--seconds 10]
- * [--keys 4] [--prefix P] [--lease-ms 2000]}.
+ * <p>Arguments: {@code --config F --out F --guard DIR --go F --worker ID [--threads 8] [--seconds 10]
+ * [--keys 4] [--prefix P] [--lease-ms 2000]}. The worker prints {@code READY}, then starts when
+ * the file {@code --go} exists.
  */
 public final class TortureWorker {
     private final LockingModule locking;
@@ -80,6 +81,9 @@ public final class TortureWorker {
             System.out.println("READY " + a.get("worker") + " pid "
                     + ProcessHandle.current().pid());
             System.out.flush();
+            // Every worker starts its clock on the same signal, so the run's fault timeline (timed
+            // from that signal) falls inside every worker's run, however slowly each JVM started.
+            awaitGo(Path.of(a.get("go")));
             long deadline = System.nanoTime() + Duration.ofSeconds(seconds).toNanos();
             List<Thread> running = new ArrayList<>();
             for (int t = 0; t < threads; t++) {
@@ -91,6 +95,14 @@ public final class TortureWorker {
             for (Thread t : running) t.join();
             System.out.println("DONE " + a.get("worker") + " ops " + w.ops + " failures " + w.failures + " lost "
                     + w.lost + " timeouts " + w.timeouts + " rejected " + w.rejected);
+        }
+    }
+
+    private static void awaitGo(Path go) throws InterruptedException {
+        long giveUp = System.nanoTime() + Duration.ofMinutes(2).toNanos();
+        while (!Files.exists(go)) {
+            if (System.nanoTime() > giveUp) throw new IllegalStateException("no go signal at " + go);
+            Thread.sleep(5);
         }
     }
 
@@ -108,7 +120,12 @@ public final class TortureWorker {
             } catch (LockAcquisitionException e) {
                 timeouts.incrementAndGet();
             } catch (LockingException e) {
-                failures.incrementAndGet(); // a store fault: expected while the test injects them
+                // A store fault: expected while the test injects them. The first few are printed
+                // for the report, so a run that only fails shows why.
+                if (failures.incrementAndGet() <= 3) {
+                    System.out.println("FAILURE " + java.time.LocalTime.now() + " " + name + " " + e);
+                    System.out.flush();
+                }
                 pause(50);
             }
         }

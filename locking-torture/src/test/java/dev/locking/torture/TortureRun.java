@@ -81,6 +81,8 @@ final class TortureRun {
                     dir.resolve("history-" + w + ".tsv").toString(),
                     "--guard",
                     guard.toString(),
+                    "--go",
+                    dir.resolve("go").toString(),
                     "--worker",
                     "w" + w,
                     "--threads",
@@ -98,6 +100,7 @@ final class TortureRun {
             workers.add(pb.start());
         }
         awaitReady();
+        Files.writeString(dir.resolve("go"), "go");
         // Each fault fires at its own time, so a long one (a freeze, a restart) cannot push the
         // others past the end of the run, and faults may overlap as they would in production.
         ScheduledExecutorService faults = Executors.newScheduledThreadPool(Math.max(1, timeline.size()));
@@ -131,7 +134,19 @@ final class TortureRun {
         HistoryChecker.Report report = HistoryChecker.check(holds);
         printReport(report);
         assertNoStuckKeys();
+        // A clean run leaves nothing behind; a broken one keeps its histories and logs to read.
+        if (report.clean() && report.holds() > 0) deleteDir();
+        else System.out.println("histories and worker logs kept in " + dir);
         return report;
+    }
+
+    private void deleteDir() {
+        try (var files = Files.walk(dir)) {
+            files.sorted(java.util.Comparator.reverseOrder())
+                    .forEach(p -> p.toFile().delete());
+        } catch (IOException e) {
+            System.out.println("could not delete " + dir + ": " + e);
+        }
     }
 
     private void awaitReady() throws Exception {

@@ -26,7 +26,7 @@ import org.slf4j.LoggerFactory;
  * tests may kill, restart, promote or step the clock of it: the shared server on 5432 is never
  * touched. The process and its directory go on {@link #close()} or when the JVM exits.
  */
-public final class PrivatePostgres implements AutoCloseable {
+public final class PrivatePostgres implements PrivateStore {
     private static final Logger log = LoggerFactory.getLogger(PrivatePostgres.class);
     private static final String HOW_TO_INSTALL = "The fault tests start their own PostgreSQL from the server binaries"
             + " under /usr/lib/postgresql/<version>/bin; on Debian: apt-get install postgresql.";

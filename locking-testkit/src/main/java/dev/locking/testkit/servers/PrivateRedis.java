@@ -25,7 +25,7 @@ import redis.clients.jedis.Jedis;
  * try (PrivateRedis redis = PrivateRedis.builder().maxMemory("4mb", "allkeys-lru").start()) { ... }
  * }</pre>
  */
-public final class PrivateRedis implements AutoCloseable {
+public final class PrivateRedis implements PrivateStore {
     private static final Logger log = LoggerFactory.getLogger(PrivateRedis.class);
     private static final String HOW_TO_INSTALL =
             "The fault tests start their own redis-server (on the PATH); on Debian: apt-get install redis-server.";
