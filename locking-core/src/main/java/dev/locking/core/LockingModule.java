@@ -48,6 +48,8 @@ public final class LockingModule implements LockingService, AutoCloseable {
     private final Map<String, Registration> routes;
     private final List<ProviderInfo> infos;
     private final ScheduledThreadPoolExecutor scheduler;
+    private final Listeners listeners = new Listeners();
+    private final AcquiredHolds acquiredHolds = new AcquiredHolds();
     private volatile boolean closed;
 
     private LockingModule(Config config, Map<String, DataSource> dataSources, ClassLoader classLoader) {
@@ -62,6 +64,7 @@ public final class LockingModule implements LockingService, AutoCloseable {
         this.routes = selection.routes();
         this.infos = selection.infos();
         Selection.open(registrations);
+        registrations.forEach(r -> r.listeners(listeners));
         registrations.forEach(r -> log.info("Registered locking provider {} ({})", r.address(), r.identifier));
         ProviderInfo chosen =
                 infos.stream().filter(ProviderInfo::isDefault).findFirst().orElseThrow();
@@ -198,25 +201,54 @@ public final class LockingModule implements LockingService, AutoCloseable {
         // A unique owner per call: two execute calls never share a lock, even with the same owner option.
         String owner = options.owner().map(o -> o + "/").orElse("execute/") + Ids.next();
 
-        Registration.Grant grant = registration.acquire(sorted, owner, lease, timeout);
+        long calledAt = System.nanoTime();
+        Registration.Grant grant = take(registration, sorted, owner, lease, timeout, calledAt);
+        long grantedAt = System.nanoTime();
         ExecuteContext context = new ExecuteContext(registration, sorted, owner, lease, grant);
         try {
             context.startRenewal(scheduler);
         } catch (RuntimeException e) { // the module was closed under us
-            context.end();
+            end(context, registration, grantedAt);
             throw e;
         }
         T result;
         try {
             result = job.run(context);
         } catch (Throwable failure) {
-            LockLostException lost = context.end();
+            LockLostException lost = end(context, registration, grantedAt);
             if (lost != null) failure.addSuppressed(lost);
             throw failure;
         }
-        LockLostException lost = context.end();
+        LockLostException lost = end(context, registration, grantedAt);
         if (lost != null) throw lost;
         return result;
+    }
+
+    /** Takes the keys of an acquire or execute call, and tells the listeners how that went. */
+    private Registration.Grant take(
+            Registration registration,
+            List<String> keys,
+            String owner,
+            Duration lease,
+            Duration timeout,
+            long calledAt) {
+        Registration.Grant grant;
+        try {
+            grant = registration.acquire(keys, owner, lease, timeout);
+        } catch (RuntimeException e) {
+            listeners.acquireFailed(registration.address(), calledAt, e);
+            throw e;
+        }
+        listeners.acquired(registration.address(), calledAt, System.nanoTime());
+        return grant;
+    }
+
+    /** Ends an execute call's hold: releases, and tells the listeners. */
+    private LockLostException end(ExecuteContext context, Registration registration, long grantedAt) {
+        LockLostException lost = context.end();
+        listeners.holdEnded(registration.address(), grantedAt);
+        if (lost != null) listeners.leaseLost(registration.address());
+        return lost;
     }
 
     // ---- acquire / release
@@ -236,8 +268,12 @@ public final class LockingModule implements LockingService, AutoCloseable {
         List<String> sorted = Keys.normalize(keys);
         Registration registration = route(options);
         String owner = options.owner().orElse(null);
-        Registration.Grant grant = registration.acquire(
-                sorted, owner, options.expire().orElse(null), options.timeout().orElse(Duration.ZERO));
+        Duration lease = options.expire().orElse(null);
+        long calledAt = System.nanoTime();
+        Registration.Grant grant =
+                take(registration, sorted, owner, lease, options.timeout().orElse(Duration.ZERO), calledAt);
+        if (!listeners.isEmpty())
+            acquiredHolds.granted(registration.address(), owner, sorted, System.nanoTime(), lease);
         AcquireResult.Acquired acquired = grant.acquired();
         return new SimpleLease(sorted, owner, acquired.fencingTokens(), acquired.expiresAt(), registration.address());
     }
@@ -256,13 +292,46 @@ public final class LockingModule implements LockingService, AutoCloseable {
     public boolean release(Collection<String> keys, LockOptions options) {
         List<String> sorted = Keys.normalize(keys);
         Registration registration = route(options);
-        return registration.provider().release(sorted, options.owner().orElse(null));
+        String owner = options.owner().orElse(null);
+        boolean released = registration.provider().release(sorted, owner);
+        Long grantedAt = acquiredHolds.released(registration.address(), owner, sorted);
+        if (released && grantedAt != null) listeners.holdEnded(registration.address(), grantedAt);
+        return released;
     }
 
     @Override
     public int releaseAll(LockOptions options) {
         Registration registration = route(options);
-        return registration.provider().releaseAll(options.owner().orElse(null));
+        String owner = options.owner().orElse(null);
+        int released = registration.provider().releaseAll(owner);
+        for (long grantedAt : acquiredHolds.releasedAll(registration.address(), owner))
+            listeners.holdEnded(registration.address(), grantedAt);
+        return released;
+    }
+
+    // ---- listeners
+
+    /**
+     * Registers a listener for this module's lock calls (metrics, tracing). It hears calls that
+     * start after it was added. See {@link LockingListener} for what it must not do.
+     */
+    public void addListener(LockingListener listener) {
+        listeners.add(listener);
+    }
+
+    /** Unregisters a listener; returns whether it was registered. */
+    public boolean removeListener(LockingListener listener) {
+        return listeners.remove(listener);
+    }
+
+    /**
+     * How many callers of this module wait now for a key of the registration {@code provider}
+     * names ({@code lp_<id>}, {@code <id>}, or an unambiguous identifier).
+     *
+     * @throws UnknownProviderException when it names no registration
+     */
+    public int waitingCallers(String provider) {
+        return route(LockOptions.defaults().provider(provider)).waitingCallers();
     }
 
     /**

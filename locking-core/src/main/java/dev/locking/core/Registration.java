@@ -34,6 +34,8 @@ final class Registration implements ProviderContext {
     /** Whether the provider refreshes parked waiters in bulk (asked with an empty list at start). */
     private volatile boolean bulkRefresh = true;
 
+    private Listeners listeners = new Listeners();
+
     Registration(String id, LockingProviderFactory factory, String optionsPath, Map<String, Object> options) {
         this.id = id;
         this.factory = factory;
@@ -52,6 +54,16 @@ final class Registration implements ProviderContext {
         provider = factory.create(this);
         if (provider == null) throw new IllegalStateException(factory.getClass().getName() + ".create returned null");
         bulkRefresh = provider.pollInterval().isPresent() && provider.refreshWaiters(Map.of());
+    }
+
+    /** The module's listeners, told when a caller starts and stops waiting; set once, before any call. */
+    void listeners(Listeners listeners) {
+        this.listeners = listeners;
+    }
+
+    /** How many callers of this process wait now for a key of this registration. */
+    int waitingCallers() {
+        return waiters.size();
     }
 
     LockingProvider provider() {
@@ -86,6 +98,7 @@ final class Registration implements ProviderContext {
     private Grant await(List<String> keys, String owner, Duration lease, long deadline) {
         long pollNanos = provider.pollInterval().map(Duration::toNanos).orElse(Long.MAX_VALUE);
         LocalWaiters.Waiter waiter = waiters.register(keys, lease);
+        listeners.waitingStarted(address());
         boolean acquired = false;
         try {
             while (true) {
@@ -138,6 +151,7 @@ final class Registration implements ProviderContext {
             throw e;
         } finally {
             waiters.unregister(waiter);
+            listeners.waitingEnded(address());
             if (!acquired) {
                 try {
                     provider.leaveQueue(keys, waiter.id);
