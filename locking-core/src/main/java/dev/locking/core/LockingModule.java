@@ -50,9 +50,15 @@ public final class LockingModule implements LockingService, AutoCloseable {
     private final ScheduledThreadPoolExecutor scheduler;
     private final Listeners listeners = new Listeners();
     private final AcquiredHolds acquiredHolds = new AcquiredHolds();
+    private final ReleaseDeferral releaseDeferral;
     private volatile boolean closed;
 
-    private LockingModule(Config config, Map<String, DataSource> dataSources, ClassLoader classLoader) {
+    private LockingModule(
+            Config config,
+            Map<String, DataSource> dataSources,
+            ClassLoader classLoader,
+            ReleaseDeferral releaseDeferral) {
+        this.releaseDeferral = releaseDeferral;
         List<String> problems = new ArrayList<>();
         this.settings = new ModuleSettings(config, problems);
         this.discovery = new ProviderDiscovery(classLoader);
@@ -99,6 +105,7 @@ public final class LockingModule implements LockingService, AutoCloseable {
         private Config config;
         private final Map<String, DataSource> dataSources = new LinkedHashMap<>();
         private ClassLoader classLoader;
+        private ReleaseDeferral releaseDeferral;
 
         private Builder() {}
 
@@ -129,10 +136,20 @@ public final class LockingModule implements LockingService, AutoCloseable {
             return this;
         }
 
+        /**
+         * Lets {@code deferral} hold {@code execute}'s keys past its job, e.g. until a transaction
+         * commits; default: none, {@code execute} releases when its job ends.
+         */
+        public Builder releaseDeferral(ReleaseDeferral deferral) {
+            if (deferral == null) throw new IllegalArgumentException("deferral must not be null");
+            this.releaseDeferral = deferral;
+            return this;
+        }
+
         public LockingModule build() {
             Config c = config != null ? config : ConfigFactory.load();
             ClassLoader cl = classLoader != null ? classLoader : LockingModule.class.getClassLoader();
-            return new LockingModule(c, Map.copyOf(dataSources), cl);
+            return new LockingModule(c, Map.copyOf(dataSources), cl, releaseDeferral);
         }
     }
 
@@ -215,13 +232,28 @@ public final class LockingModule implements LockingService, AutoCloseable {
         try {
             result = job.run(context);
         } catch (Throwable failure) {
+            if (deferred(context, registration, grantedAt)) throw failure;
             LockLostException lost = end(context, registration, grantedAt);
             if (lost != null) failure.addSuppressed(lost);
             throw failure;
         }
+        if (!context.isLost() && deferred(context, registration, grantedAt)) return result;
         LockLostException lost = end(context, registration, grantedAt);
         if (lost != null) throw lost;
         return result;
+    }
+
+    /** Whether the release deferral took over the release of this execute call's keys. */
+    private boolean deferred(ExecuteContext context, Registration registration, long grantedAt) {
+        if (releaseDeferral == null) return false;
+        ExecuteRelease release =
+                new ExecuteRelease(registration.address(), context, () -> end(context, registration, grantedAt));
+        try {
+            return releaseDeferral.defer(release);
+        } catch (RuntimeException e) {
+            log.warn("ReleaseDeferral {} failed; releasing {} now", releaseDeferral, context.keys(), e);
+            return release.done();
+        }
     }
 
     /** Takes the keys of an acquire or execute call, and tells the listeners how that went. */
