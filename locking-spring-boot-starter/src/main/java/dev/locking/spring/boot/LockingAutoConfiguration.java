@@ -1,0 +1,120 @@
+package dev.locking.spring.boot;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import com.typesafe.config.ConfigObject;
+import com.typesafe.config.ConfigValue;
+import com.typesafe.config.ConfigValueType;
+import dev.locking.api.LockingService;
+import dev.locking.core.LockingModule;
+import dev.locking.core.ReleaseDeferral;
+import dev.locking.core.RunOncePerTick;
+import java.util.ArrayList;
+import java.util.List;
+import javax.sql.DataSource;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.beans.factory.ObjectProvider;
+import org.springframework.beans.factory.config.ConfigurableListableBeanFactory;
+import org.springframework.boot.autoconfigure.AutoConfiguration;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnProperty;
+import org.springframework.boot.context.properties.EnableConfigurationProperties;
+import org.springframework.boot.sql.init.dependency.DependsOnDatabaseInitialization;
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Configuration;
+
+/**
+ * The {@code LockingModule} bean, from the {@code locking.*} properties over application.conf.
+ *
+ * <p>Runs after Spring Boot's DataSource and Flyway auto-configuration (Boot 4 and Boot 3.5 class
+ * names, named as strings since only one line is on a classpath), and the module bean waits for the
+ * application's database initialisation ({@code @DependsOnDatabaseInitialization}), so its Flyway
+ * has migrated before the module starts and, with {@code migrate-on-start}, migrates its own schema.
+ */
+@AutoConfiguration(
+        afterName = {
+            "org.springframework.boot.jdbc.autoconfigure.DataSourceAutoConfiguration",
+            "org.springframework.boot.flyway.autoconfigure.FlywayAutoConfiguration",
+            "org.springframework.boot.autoconfigure.jdbc.DataSourceAutoConfiguration",
+            "org.springframework.boot.autoconfigure.flyway.FlywayAutoConfiguration"
+        })
+@ConditionalOnClass(LockingModule.class)
+@EnableConfigurationProperties(LockingProperties.class)
+public class LockingAutoConfiguration {
+    private static final Logger log = LoggerFactory.getLogger(LockingAutoConfiguration.class);
+    static final String MODULE_BEAN = "lockingModule";
+    private static final String POSTGRES = "locking-postgres";
+
+    /**
+     * Closed when the context closes: after the web server stopped taking requests and the
+     * scheduler stopped (both are lifecycle beans, stopped before singletons are destroyed), and
+     * before the application's DataSource, which this bean is registered to depend on.
+     */
+    @Bean(name = MODULE_BEAN, destroyMethod = "close")
+    @ConditionalOnMissingBean(LockingService.class)
+    @DependsOnDatabaseInitialization
+    public LockingModule lockingModule(
+            LockingProperties properties,
+            ObjectProvider<DataSource> dataSources,
+            ObjectProvider<ReleaseDeferral> releaseDeferral,
+            ConfigurableListableBeanFactory beanFactory) {
+        ClassLoader classLoader = beanFactory.getBeanClassLoader() != null
+                ? beanFactory.getBeanClassLoader()
+                : LockingAutoConfiguration.class.getClassLoader();
+        Config config = LockingConfigTree.of(properties, ConfigFactory.load(classLoader));
+        LockingModule.Builder builder = LockingModule.builder().config(config);
+        List<String> needDataSource = postgresRegistrationsWithoutUrl(config);
+        if (!needDataSource.isEmpty()) {
+            DataSource dataSource = dataSources.getIfUnique();
+            if (dataSource == null)
+                log.info(
+                        "locking-postgres registrations {} have no options.url and the application has no single"
+                                + " DataSource bean to hand them",
+                        needDataSource);
+            else {
+                needDataSource.forEach(id -> builder.dataSource(id, dataSource));
+                // Spring destroys dependents first: the module closes (and releases) before the pool.
+                for (String name : beanFactory.getBeanNamesForType(DataSource.class, true, false))
+                    beanFactory.registerDependentBean(name, MODULE_BEAN);
+            }
+        }
+        ReleaseDeferral deferral = releaseDeferral.getIfUnique();
+        if (deferral != null) builder.releaseDeferral(deferral);
+        return builder.build();
+    }
+
+    /** Runs a {@code @Scheduled} job on one instance per tick; see {@link RunOncePerTick}. */
+    @Bean
+    @ConditionalOnMissingBean
+    public RunOncePerTick runOncePerTick(LockingService locking) {
+        return new RunOncePerTick(locking);
+    }
+
+    /** Releases the keys of an execute inside a Spring transaction after that transaction ends. */
+    @Configuration(proxyBeanMethods = false)
+    @ConditionalOnClass(name = "org.springframework.transaction.support.TransactionSynchronizationManager")
+    @ConditionalOnProperty(prefix = "locking", name = "release-after-commit", matchIfMissing = true)
+    static class ReleaseAfterCommitConfiguration {
+        @Bean
+        @ConditionalOnMissingBean(ReleaseDeferral.class)
+        ReleaseDeferral lockingReleaseAfterCommit() {
+            return new ReleaseAfterCommit();
+        }
+    }
+
+    /** The ids of the locking-postgres registrations in {@code config} whose options set no url. */
+    static List<String> postgresRegistrationsWithoutUrl(Config config) {
+        List<String> ids = new ArrayList<>();
+        if (!config.hasPath("locking.providers")) return ids;
+        for (ConfigValue value : config.getList("locking.providers")) {
+            if (value.valueType() != ConfigValueType.OBJECT) continue; // core reports it
+            Config entry = ((ConfigObject) value).toConfig();
+            if (!entry.hasPath("resolve") || !POSTGRES.equals(entry.getString("resolve"))) continue;
+            String url = entry.hasPath("options.url") ? entry.getString("options.url") : "";
+            if (url.isBlank()) ids.add(entry.hasPath("id") ? entry.getString("id") : POSTGRES);
+        }
+        return ids;
+    }
+}
