@@ -76,10 +76,24 @@ class ShopApplicationIT {
     void healthShowsLockingUpWithOneComponentPerRegistration() throws Exception {
         HttpResponse<String> health = call("GET", "/actuator/health");
         assertEquals(200, health.statusCode(), health.body());
-        String body = health.body().replace(" ", "");
-        assertTrue(body.contains("\"locking\":{\"status\":\"UP\""), body);
-        assertTrue(body.contains("\"pg\":{\"status\":\"UP\""), body);
-        assertTrue(body.contains("\"redis\":{\"status\":\"UP\""), body);
+        String locking = object(health.body(), "locking");
+        String components = object(locking, "components");
+        assertTrue(locking.replace(components, "").contains("\"status\":\"UP\""), locking);
+        for (String registration : List.of("pg", "redis"))
+            assertTrue(object(components, registration).contains("\"status\":\"UP\""), components);
+    }
+
+    /** The JSON object under the first {@code "name":} in {@code json}, braces included. */
+    private static String object(String json, String name) {
+        int start = json.indexOf("\"" + name + "\":{");
+        assertTrue(start >= 0, name + " in " + json);
+        start = json.indexOf('{', start);
+        int depth = 0;
+        for (int i = start; i < json.length(); i++) {
+            if (json.charAt(i) == '{') depth++;
+            else if (json.charAt(i) == '}' && --depth == 0) return json.substring(start, i + 1);
+        }
+        throw new AssertionError("unbalanced JSON: " + json);
     }
 
     @Test
