@@ -2,7 +2,8 @@
 # The PostgreSQL pairs without any Java: pgbench (C, prepared statements) sends the statements of
 # each design straight to the server, 1 client and 8, random keys out of 100,000. It answers what the
 # JMH suite cannot: how fast a design can be on this server before any client library, and so what
-# the targets of the durable mode can be measured against. See locking-bench/NOTES.md, "Session 6".
+# the targets of the durable mode can be measured against. See docs/design-notes.md, "The floor
+# of a durable design".
 #
 #   locking-bench/pgbench/run.sh          # 15 s per row, about 4 minutes
 #   locking-bench/pgbench/run.sh 30       # 30 s per row

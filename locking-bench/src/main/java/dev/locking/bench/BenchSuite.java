@@ -143,6 +143,7 @@ public final class BenchSuite {
             }
         }
         report.elapsed = Duration.ofNanos(System.nanoTime() - started);
+        report.generatedAt = java.time.ZonedDateTime.now();
         report.machine = Machine.describe(servers);
         String markdown = report.markdown(System.getProperty("bench.command", "locking-bench/run.sh"));
         if (out.getParent() != null) Files.createDirectories(out.getParent());

@@ -7,7 +7,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 /**
- * Finds the configuration the way the README documents it: {@code --config FILE}, else the file in
+ * Finds the configuration the way docs/cli.md documents it: {@code --config FILE}, else the file in
  * {@code LOCKING_CONFIG}, else {@code application.conf} in the working directory, else what {@code
  * ConfigFactory.load()} finds on the classpath. A file, once named, must exist: a typo in a path
  * must not silently fall back to in-memory locks.

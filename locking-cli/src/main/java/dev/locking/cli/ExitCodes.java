@@ -1,6 +1,6 @@
 package dev.locking.cli;
 
-/** The exit codes of every command, as {@code locking --help} and the README list them. */
+/** The exit codes of every command, as {@code locking --help} and docs/cli.md list them. */
 final class ExitCodes {
     /** The command did what it was asked. */
     static final int OK = 0;

@@ -689,7 +689,7 @@ final class PostgresLockingProvider implements LockingProvider {
     private PreparedStatement prepare(Connection c, String statement) throws SQLException {
         PreparedStatement ps = c.prepareStatement(statement);
         // Named server-side statements (parsed and planned once per connection: about a third of
-        // an uncontended call's server time, see locking-bench/NOTES.md) on a server session of our
+        // an uncontended call's server time, see docs/design-notes.md) on a server session of our
         // own; unnamed ones behind a pooler, where a named statement may not exist on the server
         // session the next transaction lands on.
         if (ps.isWrapperFor(PGStatement.class))

@@ -14,7 +14,7 @@ import org.slf4j.LoggerFactory;
  *
  * <p>pgjdbc's own query timeout schedules a task on its timer thread for every statement and wakes
  * that thread each time; measured on 2 cores, that costs about 0.05 ms per statement, some 10% of
- * an uncontended acquire + release (locking-bench/NOTES.md). This one thread instead looks at the
+ * an uncontended acquire + release (docs/design-notes.md). This one thread instead looks at the
  * statements in flight every {@link #TICK_MILLIS} while there are any, and parks while there are
  * none, so a call only puts itself in a map and takes itself out. A statement is cancelled at most
  * one tick late. The cancel is pgjdbc's {@link Statement#cancel()}, which does nothing once the

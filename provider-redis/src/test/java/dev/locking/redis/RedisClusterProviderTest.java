@@ -243,7 +243,7 @@ class RedisClusterProviderTest {
     }
 
     /**
-     * Review finding 1: O re-acquires, with a new lease, a key whose short lease ends while a
+     * O re-acquires, with a new lease, a key whose short lease ends while a
      * later slot group is slow (its master paused). The re-entered key's renewal finds it gone: the
      * call must not report it held for the new lease, or another owner takes it meanwhile.
      */
@@ -281,7 +281,7 @@ class RedisClusterProviderTest {
     }
 
     /**
-     * Review finding 2: the reply of the first slot group's script is lost and the call retried
+     * The reply of the first slot group's script is lost and the call retried
      * (same attempt id): the replay must still report the key as taken by this call, so that the
      * rollback after a later blocked group frees it.
      */
@@ -315,7 +315,7 @@ class RedisClusterProviderTest {
         }
     }
 
-    /** Review finding 2, the other rollback: the owner index cannot be written after a replayed grant. */
+    /** The other rollback after a replayed grant: the owner index cannot be written. */
     @Test
     void grantReplayedAfterALostReplyIsRolledBackWhenTheIndexCannotBeWritten() {
         RedisClusterServer cluster = RedisClusterServer.shared();
@@ -339,7 +339,7 @@ class RedisClusterProviderTest {
     }
 
     /**
-     * Review finding 3: a waiter granted an earlier slot group and blocked on a later one is put
+     * A waiter granted an earlier slot group and blocked on a later one is put
      * back in the earlier group's queues in the same step that frees its keys, so a caller that came
      * later cannot take them in between.
      */

@@ -71,7 +71,7 @@ class RedisFaultTest {
                     () -> locking.release("held-before", LockOptions.defaults().owner("A")));
 
             server.start();
-            // Redis without persistence forgot the lock: anyone may take it now (README, durability).
+            // Redis without persistence forgot the lock: anyone may take it now (docs/redis.md, durability).
             locking.acquire("held-before", LockOptions.defaults().owner("B"));
             assertTrue(locking.release("held-before", LockOptions.defaults().owner("B")));
             locking.acquire("after", LockOptions.defaults().owner("A"));

@@ -24,9 +24,10 @@ import org.slf4j.LoggerFactory;
  */
 public final class PgBouncerServer {
     private static final Logger log = LoggerFactory.getLogger(PgBouncerServer.class);
-    private static final String HOW_TO_INSTALL =
-            "Install PgBouncer (Debian/Ubuntu: apt-get update && apt-get install -y"
-                    + " pgbouncer), or set LOCKING_TEST_PGBOUNCER to the pgbouncer binary.";
+    private static final String HOW_TO_INSTALL = "Install PgBouncer: `apt-get install -y pgbouncer` on Debian/Ubuntu"
+            + " (bin/test-setup, which `mvn verify` runs first, does it when it may run apt-get as root or through"
+            + " password-less sudo), `brew install pgbouncer` on macOS; or set LOCKING_TEST_PGBOUNCER to the"
+            + " pgbouncer binary.";
     private static PgBouncerServer shared;
 
     private final PostgresServer postgres;
@@ -49,8 +50,11 @@ public final class PgBouncerServer {
 
     /** Starts a PgBouncer in transaction pooling mode in front of {@code postgres}. */
     public static PgBouncerServer start(PostgresServer postgres) {
-        Path binary =
-                binary().orElseThrow(() -> new IllegalStateException("No pgbouncer binary found. " + HOW_TO_INSTALL));
+        Path binary = binary().orElseThrow(() -> new IllegalStateException("No pgbouncer binary found ("
+                + ServerDiscovery.fromEnvironment("LOCKING_TEST_PGBOUNCER")
+                        .map(configured -> "LOCKING_TEST_PGBOUNCER=" + configured + " is not an executable file")
+                        .orElse("looked at /usr/sbin/pgbouncer and on the PATH")
+                + "). " + HOW_TO_INSTALL));
         try {
             Path dir = Files.createTempDirectory("locking-pgbouncer");
             // PgBouncer refuses to run as root; it drops to another user, who must read and write here.
