@@ -3,8 +3,10 @@ package dev.locking.core;
 import dev.locking.api.LockAcquisitionException;
 import dev.locking.api.LockOptions;
 import dev.locking.api.LockingService;
+import dev.locking.spi.Printable;
 import java.time.Duration;
 import java.util.UUID;
+import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -31,7 +33,8 @@ import org.slf4j.LoggerFactory;
  * once.run("nightly-report", Duration.ofMinutes(10), Duration.ofSeconds(30), this::sendReport);
  * }</pre>
  *
- * The lock key is {@code run-once/<name>}. Thread-safe.
+ * The lock key is {@code run-once/<name>}. Thread-safe. {@link #close(Duration)} stops it before
+ * the module closes, so that a run under way can still release its key.
  */
 public final class RunOncePerTick {
     private static final Logger log = LoggerFactory.getLogger(RunOncePerTick.class);
@@ -40,6 +43,7 @@ public final class RunOncePerTick {
 
     private final LockingService locking;
     private final LockOptions options;
+    private final Runs runs;
 
     /** Runs jobs under locks of the default registration. */
     public RunOncePerTick(LockingService locking) {
@@ -52,13 +56,29 @@ public final class RunOncePerTick {
         if (options == null) throw new IllegalArgumentException("options must not be null");
         this.locking = locking;
         this.options = options;
+        this.runs = new Runs();
+    }
+
+    private RunOncePerTick(LockingService locking, LockOptions options, Runs runs) {
+        this.locking = locking;
+        this.options = options;
+        this.runs = runs;
+    }
+
+    /**
+     * The same, with the keys in the registration {@code provider} names ({@code lp_<id>} or
+     * {@code <id>}); it shares this one's {@link #close}.
+     */
+    public RunOncePerTick in(String provider) {
+        if (provider == null || provider.isBlank()) throw new IllegalArgumentException("provider must not be blank");
+        return new RunOncePerTick(locking, options.provider(provider), runs);
     }
 
     /**
      * Runs {@code job} unless another instance (or another thread) runs the tick of {@code name} or
      * ran it less than {@code lockAtLeast} ago.
      *
-     * @return true when the job ran here; false when the tick was another's
+     * @return true when the job ran here; false when the tick was another's, or this was closed
      * @throws dev.locking.api.LockingException when the store cannot be reached (the job did not run)
      */
     public boolean run(String name, Duration lockAtMost, Duration lockAtLeast, Runnable job) {
@@ -73,12 +93,24 @@ public final class RunOncePerTick {
         if (job == null) throw new IllegalArgumentException("job must not be null");
 
         String key = KEY_PREFIX + name;
+        if (!runs.enter()) {
+            log.debug("Skipped {}: closed, the application is stopping", Printable.escape(key));
+            return false;
+        }
+        try {
+            return runHere(key, lockAtMost, lockAtLeast, job);
+        } finally {
+            runs.exit();
+        }
+    }
+
+    private boolean runHere(String key, Duration lockAtMost, Duration lockAtLeast, Runnable job) {
         LockOptions mine = options.owner(KEY_PREFIX + UUID.randomUUID()).timeout(Duration.ZERO);
         long started = System.nanoTime();
         try {
             locking.acquire(key, mine.expire(lockAtMost));
         } catch (LockAcquisitionException busy) {
-            log.debug("Skipped {}: this tick runs, or ran, on another instance", key);
+            log.debug("Skipped {}: this tick runs, or ran, on another instance", Printable.escape(key));
             return false;
         }
         try {
@@ -96,7 +128,7 @@ public final class RunOncePerTick {
             log.warn(
                     "{} ran {} ms, longer than its lockAtMost of {} ms: another instance may have run the same"
                             + " tick meanwhile. Raise lockAtMost above the job's longest run.",
-                    key,
+                    Printable.escape(key),
                     ran.toMillis(),
                     lockAtMost.toMillis());
         try {
@@ -105,7 +137,57 @@ public final class RunOncePerTick {
             if (left.isNegative() || left.isZero()) locking.release(key, mine);
             else locking.acquire(key, mine.expire(left));
         } catch (RuntimeException e) {
-            log.warn("Could not shorten the lock of {} after its run; it frees itself after lockAtMost", key, e);
+            log.warn(
+                    "Could not shorten the lock of {} after its run; it frees itself after lockAtMost",
+                    Printable.escape(key),
+                    e);
+        }
+    }
+
+    /**
+     * Stops starting jobs ({@link #run} returns false from now on, here and in every instance made
+     * by {@link #in}) and waits up to {@code drain} for the jobs under way to end and let their keys
+     * go. Call it before the module closes: a job that ends after that cannot release its key, which
+     * then stays taken until its lockAtMost. Idempotent.
+     *
+     * @return true when no job is running any more
+     */
+    public boolean close(Duration drain) {
+        if (drain == null || drain.isNegative())
+            throw new IllegalArgumentException("drain must be zero or positive, was " + drain);
+        boolean idle = runs.close(drain);
+        if (!idle)
+            log.warn(
+                    "Closing: a run-once job is still running after {} ms; its key stays taken until its lockAtMost",
+                    drain.toMillis());
+        return idle;
+    }
+
+    /** The jobs under way, shared by the instances {@link #in} makes; closing refuses new ones. */
+    private static final class Runs {
+        private int running;
+        private boolean closed;
+
+        synchronized boolean enter() {
+            if (closed) return false;
+            running++;
+            return true;
+        }
+
+        synchronized void exit() {
+            if (--running == 0) notifyAll();
+        }
+
+        synchronized boolean close(Duration drain) {
+            closed = true;
+            long deadline = System.nanoTime() + drain.toNanos();
+            try {
+                for (long left = drain.toNanos(); running > 0 && left > 0; left = deadline - System.nanoTime())
+                    TimeUnit.NANOSECONDS.timedWait(this, left);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            return running == 0;
         }
     }
 }

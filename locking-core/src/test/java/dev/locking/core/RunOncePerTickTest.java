@@ -121,4 +121,54 @@ class RunOncePerTickTest {
             Thread.currentThread().interrupt();
         }
     }
+
+    @Test
+    void closeWaitsForTheRunUnderWaySoItsKeyIsReleasedAndThenSkipsEveryRun() throws Exception {
+        CountDownLatch started = new CountDownLatch(1), finish = new CountDownLatch(1);
+        ExecutorService scheduler = Executors.newSingleThreadExecutor();
+        try {
+            Future<Boolean> underWay = scheduler.submit(() -> one.run("report", AT_MOST, Duration.ZERO, () -> {
+                started.countDown();
+                await(finish);
+                runs.incrementAndGet();
+            }));
+            assertTrue(started.await(10, TimeUnit.SECONDS));
+            Future<Boolean> closed = Executors.newSingleThreadExecutor(r -> {
+                        Thread t = new Thread(r);
+                        t.setDaemon(true);
+                        return t;
+                    })
+                    .submit(() -> one.close(Duration.ofSeconds(30)));
+            Thread.sleep(100);
+            assertFalse(closed.isDone(), "close waits for the job under way");
+            finish.countDown();
+            assertTrue(closed.get(10, TimeUnit.SECONDS), "and returns once it ended");
+            assertTrue(underWay.get(10, TimeUnit.SECONDS));
+            // The key was released before the module could close: anyone may take it.
+            module.acquire("run-once/report", LockOptions.defaults().owner("next"));
+        } finally {
+            finish.countDown();
+            scheduler.shutdownNow();
+        }
+        assertFalse(one.run("report", AT_MOST, Duration.ZERO, runs::incrementAndGet), "closed: skips");
+        assertFalse(one.in("lp_in-memory").run("other", AT_MOST, Duration.ZERO, runs::incrementAndGet));
+        assertEquals(1, runs.get());
+    }
+
+    @Test
+    void closeGivesUpAfterItsDrain() throws Exception {
+        CountDownLatch started = new CountDownLatch(1), finish = new CountDownLatch(1);
+        ExecutorService scheduler = Executors.newSingleThreadExecutor();
+        try {
+            scheduler.submit(() -> one.run("report", AT_MOST, Duration.ZERO, () -> {
+                started.countDown();
+                await(finish);
+            }));
+            assertTrue(started.await(10, TimeUnit.SECONDS));
+            assertFalse(one.close(Duration.ofMillis(50)), "the job still runs");
+        } finally {
+            finish.countDown();
+            scheduler.shutdownNow();
+        }
+    }
 }

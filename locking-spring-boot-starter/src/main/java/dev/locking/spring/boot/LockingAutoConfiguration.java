@@ -9,12 +9,15 @@ import dev.locking.api.LockingService;
 import dev.locking.core.LockingModule;
 import dev.locking.core.ReleaseDeferral;
 import dev.locking.core.RunOncePerTick;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import javax.sql.DataSource;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.springframework.beans.factory.DisposableBean;
 import org.springframework.beans.factory.ObjectProvider;
+import org.springframework.beans.factory.config.BeanDefinition;
 import org.springframework.beans.factory.config.ConfigurableListableBeanFactory;
 import org.springframework.boot.autoconfigure.AutoConfiguration;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
@@ -24,6 +27,7 @@ import org.springframework.boot.context.properties.EnableConfigurationProperties
 import org.springframework.boot.sql.init.dependency.DependsOnDatabaseInitialization;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
+import org.springframework.context.annotation.Role;
 
 /**
  * The {@code LockingModule} bean, from the {@code locking.*} properties over application.conf.
@@ -46,6 +50,9 @@ public class LockingAutoConfiguration {
     private static final Logger log = LoggerFactory.getLogger(LockingAutoConfiguration.class);
     static final String MODULE_BEAN = "lockingModule";
     private static final String POSTGRES = "locking-postgres";
+    private static final String SHUTDOWN_TIMEOUT = "locking.shutdown-timeout";
+    /** The default of core's locking.shutdown-timeout, for a core whose reference.conf lacks the key. */
+    private static final Duration DEFAULT_SHUTDOWN_TIMEOUT = Duration.ofSeconds(30);
 
     /**
      * Closed when the context closes: after the web server stopped taking requests and the
@@ -60,10 +67,7 @@ public class LockingAutoConfiguration {
             ObjectProvider<DataSource> dataSources,
             ObjectProvider<ReleaseDeferral> releaseDeferral,
             ConfigurableListableBeanFactory beanFactory) {
-        ClassLoader classLoader = beanFactory.getBeanClassLoader() != null
-                ? beanFactory.getBeanClassLoader()
-                : LockingAutoConfiguration.class.getClassLoader();
-        Config config = LockingConfigTree.of(properties, ConfigFactory.load(classLoader));
+        Config config = config(properties, beanFactory);
         LockingModule.Builder builder = LockingModule.builder().config(config);
         List<String> needDataSource = postgresRegistrationsWithoutUrl(config);
         if (!needDataSource.isEmpty()) {
@@ -85,11 +89,51 @@ public class LockingAutoConfiguration {
         return builder.build();
     }
 
+    /** The configuration core reads: the {@code locking} properties over application.conf and reference.conf. */
+    static Config config(LockingProperties properties, ConfigurableListableBeanFactory beanFactory) {
+        ClassLoader classLoader = beanFactory.getBeanClassLoader() != null
+                ? beanFactory.getBeanClassLoader()
+                : LockingAutoConfiguration.class.getClassLoader();
+        return LockingConfigTree.of(properties, ConfigFactory.load(classLoader));
+    }
+
     /** Runs a {@code @Scheduled} job on one instance per tick; see {@link RunOncePerTick}. */
     @Bean
     @ConditionalOnMissingBean
     public RunOncePerTick runOncePerTick(LockingService locking) {
         return new RunOncePerTick(locking);
+    }
+
+    /**
+     * Closes {@link RunOncePerTick} before the module: it depends on it, and so on the module, and
+     * Spring destroys dependents first. Ticks that fire from then on are skipped, and a run under
+     * way gets {@code locking.shutdown-timeout} to end and release its key while the module is open.
+     */
+    @Bean
+    RunOncePerTickClosing lockingRunOncePerTickClosing(
+            RunOncePerTick runOncePerTick, LockingProperties properties, ConfigurableListableBeanFactory beanFactory) {
+        return new RunOncePerTickClosing(runOncePerTick, shutdownTimeout(config(properties, beanFactory)));
+    }
+
+    static Duration shutdownTimeout(Config config) {
+        return config.hasPath(SHUTDOWN_TIMEOUT) ? config.getDuration(SHUTDOWN_TIMEOUT) : DEFAULT_SHUTDOWN_TIMEOUT;
+    }
+
+    record RunOncePerTickClosing(RunOncePerTick runOncePerTick, Duration drain) implements DisposableBean {
+        @Override
+        public void destroy() {
+            runOncePerTick.close(drain);
+        }
+    }
+
+    /**
+     * Puts {@link LockedTick} methods under {@link RunOncePerTick}. Static: a post-processor is
+     * made before every other bean, and must not pull the module in with it.
+     */
+    @Bean
+    @Role(BeanDefinition.ROLE_INFRASTRUCTURE)
+    static LockedTickPostProcessor lockedTickPostProcessor() {
+        return new LockedTickPostProcessor();
     }
 
     /** Releases the keys of an execute inside a Spring transaction after that transaction ends. */

@@ -36,6 +36,7 @@ final class LockingConfigTree {
         if (!execute.isEmpty()) locking.put("execute", execute);
         if (properties.getMigrateOnStart() != null) locking.put("migrate-on-start", properties.getMigrateOnStart());
         if (properties.getRenewalThreads() != null) locking.put("renewal-threads", properties.getRenewalThreads());
+        putDuration(locking, "shutdown-timeout", properties.getShutdownTimeout());
         if (locking.isEmpty()) return fallback;
         return ConfigValueFactory.fromMap(Map.of("locking", locking), "Spring properties locking.*")
                 .toConfig()

@@ -28,6 +28,12 @@ public class LockingProperties {
     private Integer renewalThreads;
 
     /**
+     * On shutdown, how long the jobs under way (execute, run-once ticks) get to end and release
+     * their keys before the module closes; default 30s.
+     */
+    private Duration shutdownTimeout;
+
+    /**
      * Release the keys of an {@code execute} called inside an active Spring transaction after
      * that transaction ends, not when the job returns; default true. See docs/spring-boot.md.
      */
@@ -59,6 +65,14 @@ public class LockingProperties {
 
     public void setRenewalThreads(Integer renewalThreads) {
         this.renewalThreads = renewalThreads;
+    }
+
+    public Duration getShutdownTimeout() {
+        return shutdownTimeout;
+    }
+
+    public void setShutdownTimeout(Duration shutdownTimeout) {
+        this.shutdownTimeout = shutdownTimeout;
     }
 
     public boolean isReleaseAfterCommit() {

@@ -129,6 +129,16 @@ class LockingAutoConfigurationTest {
     }
 
     @Test
+    void runOncePerTickClosesBeforeTheModuleWithTheShutdownTimeout() {
+        runner.withPropertyValues("locking.shutdown-timeout=7s").run(context -> {
+            var closing = context.getBean(LockingAutoConfiguration.RunOncePerTickClosing.class);
+            assertEquals(java.time.Duration.ofSeconds(7), closing.drain());
+            assertTrue(Arrays.asList(context.getBeanFactory().getDependenciesForBean("lockingRunOncePerTickClosing"))
+                    .contains("runOncePerTick"));
+        });
+    }
+
+    @Test
     void anApplicationsOwnLockingServiceReplacesTheModule() {
         LockingModule own = LockingModule.create(
                 ConfigFactory.parseString("locking.providers = [{ resolve = in-memory, id = own }]"));

@@ -1,7 +1,6 @@
 package dev.locking.examples.boot;
 
-import dev.locking.core.RunOncePerTick;
-import java.time.Duration;
+import dev.locking.spring.boot.LockedTick;
 import org.springframework.jdbc.core.JdbcTemplate;
 import org.springframework.scheduling.annotation.Scheduled;
 import org.springframework.stereotype.Component;
@@ -9,20 +8,15 @@ import org.springframework.stereotype.Component;
 /** Every instance's scheduler fires it; one instance per tick runs it. */
 @Component
 class StockReport {
-    private final RunOncePerTick runOncePerTick;
     private final JdbcTemplate jdbc;
 
-    StockReport(RunOncePerTick runOncePerTick, JdbcTemplate jdbc) {
-        this.runOncePerTick = runOncePerTick;
+    StockReport(JdbcTemplate jdbc) {
         this.jdbc = jdbc;
     }
 
     @Scheduled(fixedRateString = "${shop.report-interval}")
+    @LockedTick(name = "stock-report", lockAtMostFor = "30s", lockAtLeastFor = "500ms")
     void report() {
-        runOncePerTick.run(
-                "stock-report",
-                Duration.ofSeconds(30),
-                Duration.ofMillis(500),
-                () -> jdbc.update("INSERT INTO report_runs DEFAULT VALUES"));
+        jdbc.update("INSERT INTO report_runs DEFAULT VALUES");
     }
 }
