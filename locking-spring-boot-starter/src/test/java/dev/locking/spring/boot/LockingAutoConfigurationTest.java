@@ -15,6 +15,7 @@ import dev.locking.core.RunOncePerTick;
 import dev.locking.micrometer.LockingMetrics;
 import dev.locking.testkit.servers.PostgresServer;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
@@ -209,6 +210,25 @@ class LockingAutoConfigurationTest {
                 .run(context -> assertFalse(context.containsBean("lockingHealthContributor")));
     }
 
+    @Test
+    void withoutAMeterRegistryThereIsNoMetricsBean() {
+        runner.run(context -> {
+            assertTrue(context.getBeansOfType(MeterRegistry.class).isEmpty());
+            assertFalse(context.containsBean("lockingMetrics"));
+            assertTrue(context.getBeansOfType(LockingMetrics.class).isEmpty());
+        });
+    }
+
+    @Test
+    void aMeterRegistryOfTheApplicationsOwnBringsTheMetricsBean() {
+        runner.withBean(SimpleMeterRegistry.class).run(context -> assertTrue(context.containsBean("lockingMetrics")));
+    }
+
+    /**
+     * Boot's registries come from auto-configuration too; the condition sees them only because the
+     * starter's metrics configuration is ordered after Boot's (else, sorted by name, it would come
+     * first and find no registry).
+     */
     @Test
     void theMetricsBinderIsABeanAndItsMetersReachTheApplicationsRegistry() {
         runner.withConfiguration(AutoConfigurations.of(
