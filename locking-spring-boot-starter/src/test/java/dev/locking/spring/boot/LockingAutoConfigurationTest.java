@@ -211,6 +211,14 @@ class LockingAutoConfigurationTest {
     }
 
     @Test
+    void managementHealthDefaultsEnabledFalseSwitchesHealthOffUnlessLockingIsOnByName() {
+        runner.withPropertyValues("management.health.defaults.enabled=false")
+                .run(context -> assertFalse(context.containsBean("lockingHealthContributor")));
+        runner.withPropertyValues("management.health.defaults.enabled=false", "management.health.locking.enabled=true")
+                .run(context -> assertTrue(context.containsBean("lockingHealthContributor")));
+    }
+
+    @Test
     void withoutAMeterRegistryThereIsNoMetricsBean() {
         runner.run(context -> {
             assertTrue(context.getBeansOfType(MeterRegistry.class).isEmpty());
