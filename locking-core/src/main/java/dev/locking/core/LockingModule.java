@@ -367,6 +367,32 @@ public final class LockingModule implements LockingService, AutoCloseable {
     }
 
     /**
+     * Proves that the registration {@code provider} names ({@code lp_<id>}, {@code <id>}, or an
+     * unambiguous identifier) grants and frees locks: takes a fresh key of its own ({@code
+     * locking-check/<unique>}, with a lease of {@value #CHECK_LEASE_SECONDS} s should the release
+     * not arrive) without waiting, and releases it. For health checks: listeners do not hear it, so
+     * it never shows in the application's lock metrics, and it never waits behind the
+     * application's keys.
+     *
+     * @return how long the take and the release took
+     * @throws UnknownProviderException when it names no registration
+     * @throws dev.locking.api.LockingException when the store fails or cannot be reached
+     */
+    public Duration check(String provider) {
+        Registration registration = route(LockOptions.defaults().provider(provider));
+        List<String> key = List.of(CHECK_KEY_PREFIX + Ids.next());
+        long started = System.nanoTime();
+        registration.acquire(key, key.get(0), Duration.ofSeconds(CHECK_LEASE_SECONDS), Duration.ZERO);
+        registration.provider().release(key, key.get(0));
+        return Duration.ofNanos(System.nanoTime() - started);
+    }
+
+    /** Prefix of the keys {@link #check} takes. */
+    public static final String CHECK_KEY_PREFIX = "locking-check/";
+
+    private static final long CHECK_LEASE_SECONDS = 10;
+
+    /**
      * The locks held now in the provider {@code options} names (or the default), only those of
      * its owner when one is set, at most {@code limit}, sorted by key.
      *

@@ -224,4 +224,20 @@ class LockingListenerTest {
         leased.granted(PROVIDER, "o", List.of("fresh"), System.nanoTime(), Duration.ofMinutes(1));
         assertEquals(1, leased.size());
     }
+
+    @Test
+    void aCheckTakesAndFreesAKeyOfItsOwnUnheardByListeners() {
+        module.acquire("k", owner("a"));
+        assertTrue(module.check("mem").toNanos() >= 0);
+        assertTrue(module.check("lp_mem").toNanos() >= 0);
+
+        assertEquals(List.of("acquire lp_mem ACQUIRED"), recorder.events, "only the application's own call");
+        assertEquals(
+                List.of("k"),
+                module.locks(LockOptions.defaults(), 10).stream()
+                        .map(dev.locking.spi.HeldLock::key)
+                        .toList(),
+                "the check left nothing behind");
+        assertThrows(dev.locking.api.UnknownProviderException.class, () -> module.check("nowhere"));
+    }
 }

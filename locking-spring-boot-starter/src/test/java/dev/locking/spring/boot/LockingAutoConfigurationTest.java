@@ -6,6 +6,10 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.classic.spi.IThrowableProxy;
+import ch.qos.logback.core.read.ListAppender;
 import com.typesafe.config.ConfigFactory;
 import dev.locking.api.LockOptions;
 import dev.locking.api.LockingService;
@@ -20,6 +24,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
+import org.slf4j.LoggerFactory;
 import org.springframework.boot.autoconfigure.AutoConfigurations;
 import org.springframework.boot.context.properties.bind.Binder;
 import org.springframework.boot.context.properties.source.MapConfigurationPropertySource;
@@ -178,22 +183,74 @@ class LockingAutoConfigurationTest {
     }
 
     @Test
-    void anUnreachableStoreIsDownWithItsError() {
-        runner.withPropertyValues(
-                        "locking.providers[0].resolve=locking-postgres",
-                        "locking.providers[0].id=pg",
-                        "locking.providers[0].options.url=jdbc:postgresql://127.0.0.1:1/nowhere",
-                        "locking.providers[0].options.notifications=poll",
-                        "locking.providers[0].options.pool.connectionTimeout=250")
+    void anUnreachableStoreIsDownWithItsErrorAndNoSecretReachesTheDetailsOrTheLog() {
+        ListAppender<ILoggingEvent> log = new ListAppender<>();
+        log.start();
+        Logger root = (Logger) LoggerFactory.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME);
+        root.addAppender(log);
+        try {
+            runner.withPropertyValues(
+                            "locking.providers[0].resolve=locking-postgres",
+                            "locking.providers[0].id=pg",
+                            "locking.providers[0].is-default=true",
+                            "locking.providers[0].options.url=jdbc:postgresql://127.0.0.1:1/nowhere?password=s3cret-in-url",
+                            "locking.providers[0].options.user=app",
+                            "locking.providers[0].options.password=s3cret-option",
+                            "locking.providers[0].options.notifications=poll",
+                            "locking.providers[0].options.pool.connectionTimeout=250",
+                            "locking.providers[1].resolve=locking-redis",
+                            "locking.providers[1].id=redis",
+                            "locking.providers[1].options.url=redis://app:s3cret-redis@127.0.0.1:1",
+                            "locking.providers[1].options.connect-timeout=250ms")
+                    .run(context -> {
+                        CompositeHealthContributor locking =
+                                context.getBean("lockingHealthContributor", CompositeHealthContributor.class);
+                        for (String id : List.of("pg", "redis")) {
+                            Health health = ((HealthIndicator) locking.getContributor(id)).health();
+                            assertEquals(Status.DOWN, health.getStatus(), health.toString());
+                            String error = String.valueOf(health.getDetails().get("error"));
+                            assertTrue(error.contains("lp_" + id), error);
+                            assertFalse(error.contains("s3cret"), error);
+                        }
+                    });
+        } finally {
+            root.detachAppender(log);
+        }
+        for (ILoggingEvent event : log.list) {
+            StringBuilder text = new StringBuilder(event.getFormattedMessage());
+            for (IThrowableProxy t = event.getThrowableProxy(); t != null; t = t.getCause())
+                text.append('\n').append(t.getMessage());
+            assertFalse(text.toString().contains("s3cret"), text.toString());
+        }
+    }
+
+    @Test
+    void healthChecksStayOutOfTheApplicationsLockMetrics() {
+        runner.withConfiguration(AutoConfigurations.of(
+                        org.springframework.boot.micrometer.metrics.autoconfigure.MetricsAutoConfiguration.class,
+                        org.springframework.boot.micrometer.metrics.autoconfigure
+                                .CompositeMeterRegistryAutoConfiguration.class,
+                        org.springframework.boot.micrometer.metrics.autoconfigure.export.simple
+                                .SimpleMetricsExportAutoConfiguration.class))
                 .run(context -> {
-                    HealthIndicator pg = (HealthIndicator)
+                    HealthIndicator check = (HealthIndicator)
                             context.getBean("lockingHealthContributor", CompositeHealthContributor.class)
-                                    .getContributor("pg");
-                    Health health = pg.health();
-                    assertEquals(Status.DOWN, health.getStatus(), health.toString());
-                    assertTrue(
-                            String.valueOf(health.getDetails().get("error")).contains("lp_pg"),
-                            health.getDetails().toString());
+                                    .getContributor("from-hocon");
+                    for (int i = 0; i < 3; i++)
+                        assertEquals(Status.UP, check.health().getStatus());
+                    MeterRegistry registry = context.getBean(MeterRegistry.class);
+                    assertEquals(
+                            0,
+                            registry.get("locking.acquire")
+                                    .tags("provider", "lp_from-hocon", "outcome", "acquired")
+                                    .timer()
+                                    .count());
+                    assertEquals(
+                            0,
+                            registry.get("locking.held")
+                                    .tags("provider", "lp_from-hocon")
+                                    .timer()
+                                    .count());
                 });
     }
 
