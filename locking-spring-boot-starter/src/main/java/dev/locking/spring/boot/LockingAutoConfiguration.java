@@ -12,6 +12,7 @@ import dev.locking.core.RunOncePerTick;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.Executor;
 import javax.sql.DataSource;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -55,9 +56,10 @@ public class LockingAutoConfiguration {
     private static final Duration DEFAULT_SHUTDOWN_TIMEOUT = Duration.ofSeconds(30);
 
     /**
-     * Closed when the context closes: after the web server stopped taking requests and the
-     * scheduler stopped (both are lifecycle beans, stopped before singletons are destroyed), and
-     * before the application's DataSource, which this bean is registered to depend on.
+     * Closed when the context closes: after the web server stopped taking requests (graceful
+     * shutdown included: it is a lifecycle bean, stopped before singletons are destroyed), after the
+     * beans that use it and {@link RunOncePerTick}, and before the application's DataSources and
+     * executors (see {@link #closeBefore}).
      */
     @Bean(name = MODULE_BEAN, destroyMethod = "close")
     @ConditionalOnMissingBean(LockingService.class)
@@ -77,16 +79,28 @@ public class LockingAutoConfiguration {
                         "locking-postgres registrations {} have no options.url and the application has no single"
                                 + " DataSource bean to hand them",
                         needDataSource);
-            else {
-                needDataSource.forEach(id -> builder.dataSource(id, dataSource));
-                // Spring destroys dependents first: the module closes (and releases) before the pool.
-                for (String name : beanFactory.getBeanNamesForType(DataSource.class, true, false))
-                    beanFactory.registerDependentBean(name, MODULE_BEAN);
-            }
+            else needDataSource.forEach(id -> builder.dataSource(id, dataSource));
         }
+        closeBefore(beanFactory, DataSource.class, Executor.class);
         ReleaseDeferral deferral = releaseDeferral.getIfUnique();
         if (deferral != null) builder.releaseDeferral(deferral);
         return builder.build();
+    }
+
+    /**
+     * Spring destroys a bean's dependents before the bean, so the module, made a dependent of these,
+     * closes before them. Its close lets the jobs under way end and release their keys
+     * ({@code locking.shutdown-timeout}): the jobs' DataSource must still be open then, whether or
+     * not a registration uses it, and the jobs' executors must still be running them. An executor
+     * destroyed first interrupts its running tasks (unless the application made it await them),
+     * cutting short the very jobs the close waits for; until its destruction it only refuses new
+     * tasks (Spring stops that at the context's closed event), so closing the module first loses
+     * nothing.
+     */
+    private static void closeBefore(ConfigurableListableBeanFactory beanFactory, Class<?>... types) {
+        for (Class<?> type : types)
+            for (String name : beanFactory.getBeanNamesForType(type, true, false))
+                if (!name.equals(MODULE_BEAN)) beanFactory.registerDependentBean(name, MODULE_BEAN);
     }
 
     /** The configuration core reads: the {@code locking} properties over application.conf and reference.conf. */
