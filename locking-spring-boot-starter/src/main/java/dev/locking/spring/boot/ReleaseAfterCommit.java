@@ -3,6 +3,7 @@ package dev.locking.spring.boot;
 import dev.locking.api.LockLostException;
 import dev.locking.core.DeferredRelease;
 import dev.locking.core.ReleaseDeferral;
+import dev.locking.spi.Printable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.core.Ordered;
@@ -43,7 +44,7 @@ final class ReleaseAfterCommit implements ReleaseDeferral {
             release.release()
                     .ifPresent(lost -> log.warn(
                             "Lease of {} in {} was lost before the transaction ended",
-                            release.keys(),
+                            Printable.escape(String.valueOf(release.keys())),
                             release.provider(),
                             lost));
         }

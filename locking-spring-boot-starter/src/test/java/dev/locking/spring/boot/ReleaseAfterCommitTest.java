@@ -1,9 +1,13 @@
 package dev.locking.spring.boot;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
 import dev.locking.api.LockLostException;
 import dev.locking.api.LockOptions;
 import dev.locking.core.LockingModule;
@@ -16,6 +20,7 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
+import org.slf4j.LoggerFactory;
 import org.springframework.boot.autoconfigure.AutoConfigurations;
 import org.springframework.boot.jdbc.autoconfigure.DataSourceAutoConfiguration;
 import org.springframework.boot.jdbc.autoconfigure.DataSourceTransactionManagerAutoConfiguration;
@@ -134,6 +139,30 @@ class ReleaseAfterCommitTest {
             assertTrue(lost.getMessage().contains("before the transaction committed"), lost.getMessage());
             assertEquals(STOCK, jdbc.queryForObject("SELECT left_count FROM stock", Integer.class));
         });
+    }
+
+    @Test
+    void theWarningOfALostLeaseShowsTheKeyEscaped() {
+        ListAppender<ILoggingEvent> log = new ListAppender<>();
+        log.start();
+        Logger logger = (Logger) LoggerFactory.getLogger(ReleaseAfterCommit.class);
+        logger.addAppender(log);
+        try {
+            shop().run(context -> {
+                LockingModule locking = context.getBean(LockingModule.class);
+                assertThrows(LockLostException.class, () -> context.getBean(TransactionTemplate.class)
+                        .executeWithoutResult(status -> {
+                            String owner = locking.execute("prod\n[WARN] forged", lock -> lock.owner());
+                            locking.releaseAll(LockOptions.defaults().owner(owner));
+                        }));
+            });
+        } finally {
+            logger.detachAppender(log);
+        }
+        assertEquals(1, log.list.size(), log.list.toString());
+        String line = log.list.get(0).getFormattedMessage();
+        assertFalse(line.contains("\n"), line);
+        assertTrue(line.contains("prod\\n[WARN] forged"), line);
     }
 
     @Test
