@@ -5,6 +5,7 @@ import com.typesafe.config.ConfigFactory;
 import com.typesafe.config.ConfigObject;
 import com.typesafe.config.ConfigValue;
 import com.typesafe.config.ConfigValueType;
+import dev.locking.api.LockingConfigurationException;
 import dev.locking.api.LockingService;
 import dev.locking.core.LockingModule;
 import dev.locking.core.ReleaseDeferral;
@@ -14,8 +15,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Executor;
 import javax.sql.DataSource;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 import org.springframework.beans.factory.DisposableBean;
 import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.beans.factory.config.BeanDefinition;
@@ -48,7 +47,6 @@ import org.springframework.context.annotation.Role;
 @ConditionalOnClass(LockingModule.class)
 @EnableConfigurationProperties(LockingProperties.class)
 public class LockingAutoConfiguration {
-    private static final Logger log = LoggerFactory.getLogger(LockingAutoConfiguration.class);
     static final String MODULE_BEAN = "lockingModule";
     private static final String POSTGRES = "locking-postgres";
     private static final String SHUTDOWN_TIMEOUT = "locking.shutdown-timeout";
@@ -74,12 +72,17 @@ public class LockingAutoConfiguration {
         List<String> needDataSource = postgresRegistrationsWithoutUrl(config);
         if (!needDataSource.isEmpty()) {
             DataSource dataSource = dataSources.getIfUnique();
-            if (dataSource == null)
-                log.info(
-                        "locking-postgres registrations {} have no options.url and the application has no single"
-                                + " DataSource bean to hand them",
-                        needDataSource);
-            else needDataSource.forEach(id -> builder.dataSource(id, dataSource));
+            if (dataSource == null) {
+                List<String> names = List.of(beanFactory.getBeanNamesForType(DataSource.class, true, false));
+                throw new LockingConfigurationException(List.of("locking-postgres registration(s) "
+                        + needDataSource + " set no options.url, so they use the application's DataSource, but "
+                        + (names.isEmpty()
+                                ? "the application has no DataSource bean"
+                                : "it has several " + names + " and none is @Primary")
+                        + ": set locking.providers[i].options.url (with user and password), or mark one DataSource"
+                        + " @Primary"));
+            }
+            needDataSource.forEach(id -> builder.dataSource(id, dataSource));
         }
         closeBefore(beanFactory, DataSource.class, Executor.class);
         ReleaseDeferral deferral = releaseDeferral.getIfUnique();

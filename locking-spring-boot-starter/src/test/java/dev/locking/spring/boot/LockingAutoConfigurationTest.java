@@ -23,6 +23,7 @@ import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import javax.sql.DataSource;
 import org.junit.jupiter.api.Test;
 import org.slf4j.LoggerFactory;
 import org.springframework.boot.autoconfigure.AutoConfigurations;
@@ -34,6 +35,7 @@ import org.springframework.boot.health.contributor.HealthIndicator;
 import org.springframework.boot.health.contributor.Status;
 import org.springframework.boot.test.context.runner.ApplicationContextRunner;
 import org.springframework.core.env.SystemEnvironmentPropertySource;
+import org.springframework.jdbc.datasource.DriverManagerDataSource;
 
 class LockingAutoConfigurationTest {
 
@@ -142,6 +144,29 @@ class LockingAutoConfigurationTest {
             assertTrue(Arrays.asList(context.getBeanFactory().getDependenciesForBean("lockingRunOncePerTickClosing"))
                     .contains("runOncePerTick"));
         });
+    }
+
+    private static String startFailure(ApplicationContextRunner runner) {
+        String[] message = new String[1];
+        runner.run(context -> {
+            StringBuilder all = new StringBuilder();
+            for (Throwable t = context.getStartupFailure(); t != null; t = t.getCause())
+                all.append(t.getMessage()).append('\n');
+            message[0] = all.toString();
+        });
+        return message[0];
+    }
+
+    @Test
+    void aPostgresRegistrationWithoutUrlAndNoSingleDataSourceFailsNamingTheWayOut() {
+        ApplicationContextRunner pg = runner.withPropertyValues(
+                "locking.providers[0].resolve=locking-postgres", "locking.providers[0].id=pg");
+        String none = startFailure(pg);
+        assertTrue(none.contains("[pg] set no options.url") && none.contains("has no DataSource bean"), none);
+
+        String two = startFailure(pg.withBean("orders", DataSource.class, DriverManagerDataSource::new)
+                .withBean("reports", DataSource.class, DriverManagerDataSource::new));
+        assertTrue(two.contains("several [orders, reports] and none is @Primary"), two);
     }
 
     @Test
