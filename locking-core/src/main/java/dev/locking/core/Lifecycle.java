@@ -32,6 +32,14 @@ final class Lifecycle {
         }
     }
 
+    /**
+     * Counts one more thing under way on behalf of a call already counted (a release deferred past
+     * the call), whether or not closing has begun. Pair with {@link #exit()}.
+     */
+    void hold() {
+        calls.incrementAndGet();
+    }
+
     void exit() {
         if (calls.decrementAndGet() == 0 && closing) {
             synchronized (this) {

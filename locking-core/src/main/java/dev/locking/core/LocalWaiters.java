@@ -190,6 +190,11 @@ final class LocalWaiters {
         if (waiter != null) waiter.signal();
     }
 
+    /** How many waiters are parked now. */
+    int size() {
+        return byId.size();
+    }
+
     /** Every waiter parked now, by id, with its keys. */
     Map<String, List<String>> keysByWaiterId() {
         Map<String, List<String>> snapshot = new java.util.HashMap<>();

@@ -49,7 +49,16 @@ public final class LockingModule implements LockingService, AutoCloseable {
     /** Held by close(): a second caller waits for the first to finish. */
     private final Object closing = new Object();
 
-    private LockingModule(Config config, Map<String, DataSource> dataSources, ClassLoader classLoader) {
+    private final Listeners listeners = new Listeners();
+    private final AcquiredHolds acquiredHolds = new AcquiredHolds();
+    private final ReleaseDeferral releaseDeferral;
+
+    private LockingModule(
+            Config config,
+            Map<String, DataSource> dataSources,
+            ClassLoader classLoader,
+            ReleaseDeferral releaseDeferral) {
+        this.releaseDeferral = releaseDeferral;
         List<String> problems = new ArrayList<>();
         this.settings = new ModuleSettings(config, problems);
         this.discovery = new ProviderDiscovery(classLoader);
@@ -64,6 +73,7 @@ public final class LockingModule implements LockingService, AutoCloseable {
         this.background = new Background(settings.renewalThreads);
         this.undos = new Undos(background);
         registrations.forEach(r -> r.useUndos(undos));
+        registrations.forEach(r -> r.listeners(listeners));
         try {
             registrations.forEach(r -> log.info("Registered locking provider {} ({})", r.address(), r.identifier));
             ProviderInfo chosen =
@@ -104,6 +114,7 @@ public final class LockingModule implements LockingService, AutoCloseable {
         private Config config;
         private final Map<String, DataSource> dataSources = new LinkedHashMap<>();
         private ClassLoader classLoader;
+        private ReleaseDeferral releaseDeferral;
 
         private Builder() {}
 
@@ -134,10 +145,20 @@ public final class LockingModule implements LockingService, AutoCloseable {
             return this;
         }
 
+        /**
+         * Lets {@code deferral} hold {@code execute}'s keys past its job, e.g. until a transaction
+         * commits; default: none, {@code execute} releases when its job ends.
+         */
+        public Builder releaseDeferral(ReleaseDeferral deferral) {
+            if (deferral == null) throw new IllegalArgumentException("deferral must not be null");
+            this.releaseDeferral = deferral;
+            return this;
+        }
+
         public LockingModule build() {
             Config c = config != null ? config : ConfigFactory.load();
             ClassLoader cl = classLoader != null ? classLoader : LockingModule.class.getClassLoader();
-            return new LockingModule(c, Map.copyOf(dataSources), cl);
+            return new LockingModule(c, Map.copyOf(dataSources), cl, releaseDeferral);
         }
     }
 
@@ -224,25 +245,85 @@ public final class LockingModule implements LockingService, AutoCloseable {
         // A unique owner per call: two execute calls never share a lock, even with the same owner option.
         String owner = options.owner().map(o -> o + "/").orElse("execute/") + Ids.next();
 
-        Registration.Grant grant = registration.acquire(sorted, owner, lease, timeout, true);
+        long calledAt = System.nanoTime();
+        Registration.Grant grant = take(registration, sorted, owner, lease, timeout, calledAt, true);
+        long grantedAt = System.nanoTime();
         ExecuteContext context = new ExecuteContext(registration, sorted, owner, lease, grant);
         try {
             context.startRenewal(background, lifecycle);
         } catch (RuntimeException e) { // the module was closed while the call waited: the job does not start
-            context.end();
+            end(context, registration, grantedAt);
             throw e;
         }
         T result;
         try {
             result = job.run(context);
         } catch (Throwable failure) {
-            LockLostException lost = context.end();
+            if (deferred(context, registration, grantedAt)) throw failure;
+            LockLostException lost = end(context, registration, grantedAt);
             if (lost != null) failure.addSuppressed(lost);
             throw failure;
         }
-        LockLostException lost = context.end();
+        if (!context.isLost() && deferred(context, registration, grantedAt)) return result;
+        LockLostException lost = end(context, registration, grantedAt);
         if (lost != null) throw lost;
         return result;
+    }
+
+    /**
+     * Whether the release deferral took over the release of this execute call's keys. A deferred
+     * release counts as a call under way until it runs, so {@link #close(Duration)} waits for it.
+     */
+    private boolean deferred(ExecuteContext context, Registration registration, long grantedAt) {
+        if (releaseDeferral == null) return false;
+        lifecycle.hold();
+        ExecuteRelease release = new ExecuteRelease(registration.address(), context, () -> {
+            try {
+                return end(context, registration, grantedAt);
+            } finally {
+                lifecycle.exit();
+            }
+        });
+        boolean deferred;
+        try {
+            deferred = releaseDeferral.defer(release);
+        } catch (RuntimeException e) {
+            log.warn("ReleaseDeferral {} failed; releasing {} now", releaseDeferral, context.keys(), e);
+            deferred = false;
+        }
+        if (deferred) return true;
+        // Not taken over: the caller releases, unless the deferral already did.
+        if (!release.cancel()) return true;
+        lifecycle.exit();
+        return false;
+    }
+
+    /** Takes the keys of an acquire or execute call, and tells the listeners how that went. */
+    private Registration.Grant take(
+            Registration registration,
+            List<String> keys,
+            String owner,
+            Duration lease,
+            Duration timeout,
+            long calledAt,
+            boolean ownerIsUnique) {
+        Registration.Grant grant;
+        try {
+            grant = registration.acquire(keys, owner, lease, timeout, ownerIsUnique);
+        } catch (RuntimeException e) {
+            listeners.acquireFailed(registration.address(), calledAt, e);
+            throw e;
+        }
+        listeners.acquired(registration.address(), calledAt, System.nanoTime());
+        return grant;
+    }
+
+    /** Ends an execute call's hold: releases, and tells the listeners. */
+    private LockLostException end(ExecuteContext context, Registration registration, long grantedAt) {
+        LockLostException lost = context.end();
+        listeners.holdEnded(registration.address(), grantedAt);
+        if (lost != null) listeners.leaseLost(registration.address());
+        return lost;
     }
 
     // ---- acquire / release
@@ -271,8 +352,12 @@ public final class LockingModule implements LockingService, AutoCloseable {
         List<String> sorted = Keys.normalize(keys);
         Registration registration = route(options, sorted);
         String owner = options.owner().orElse(null);
-        Registration.Grant grant = registration.acquire(
-                sorted, owner, options.expire().orElse(null), options.timeout().orElse(Duration.ZERO));
+        Duration lease = options.expire().orElse(null);
+        long calledAt = System.nanoTime();
+        Registration.Grant grant =
+                take(registration, sorted, owner, lease, options.timeout().orElse(Duration.ZERO), calledAt, false);
+        if (!listeners.isEmpty())
+            acquiredHolds.granted(registration.address(), owner, sorted, System.nanoTime(), lease);
         AcquireResult.Acquired acquired = grant.acquired();
         return new SimpleLease(sorted, owner, acquired.fencingTokens(), acquired.expiresAt(), registration.address());
     }
@@ -291,9 +376,13 @@ public final class LockingModule implements LockingService, AutoCloseable {
     public boolean release(Collection<String> keys, LockOptions options) {
         List<String> sorted = Keys.normalize(keys);
         Registration registration = route(options, sorted);
+        String owner = options.owner().orElse(null);
         lifecycle.enter();
         try {
-            return registration.provider().release(sorted, options.owner().orElse(null));
+            boolean released = registration.provider().release(sorted, owner);
+            Long grantedAt = acquiredHolds.released(registration.address(), owner, sorted);
+            if (released && grantedAt != null) listeners.holdEnded(registration.address(), grantedAt);
+            return released;
         } finally {
             lifecycle.exit();
         }
@@ -302,13 +391,73 @@ public final class LockingModule implements LockingService, AutoCloseable {
     @Override
     public int releaseAll(LockOptions options) {
         Registration registration = route(options);
+        String owner = options.owner().orElse(null);
         lifecycle.enter();
         try {
-            return registration.provider().releaseAll(options.owner().orElse(null));
+            int released = registration.provider().releaseAll(owner);
+            for (long grantedAt : acquiredHolds.releasedAll(registration.address(), owner))
+                listeners.holdEnded(registration.address(), grantedAt);
+            return released;
         } finally {
             lifecycle.exit();
         }
     }
+
+    // ---- listeners
+
+    /**
+     * Registers a listener for this module's lock calls (metrics, tracing). It hears calls that
+     * start after it was added. See {@link LockingListener} for what it must not do.
+     */
+    public void addListener(LockingListener listener) {
+        listeners.add(listener);
+    }
+
+    /** Unregisters a listener; returns whether it was registered. */
+    public boolean removeListener(LockingListener listener) {
+        return listeners.remove(listener);
+    }
+
+    /**
+     * How many callers of this module wait now for a key of the registration {@code provider}
+     * names ({@code lp_<id>}, {@code <id>}, or an unambiguous identifier).
+     *
+     * @throws UnknownProviderException when it names no registration
+     */
+    public int waitingCallers(String provider) {
+        return route(LockOptions.defaults().provider(provider)).waitingCallers();
+    }
+
+    /**
+     * Proves that the registration {@code provider} names ({@code lp_<id>}, {@code <id>}, or an
+     * unambiguous identifier) grants and frees locks: takes a fresh key of its own ({@code
+     * locking-check/<unique>}, with a lease of {@value #CHECK_LEASE_SECONDS} s should the release
+     * not arrive) without waiting, and releases it. For health checks: listeners do not hear it, so
+     * it never shows in the application's lock metrics, and it never waits behind the
+     * application's keys.
+     *
+     * @return how long the take and the release took
+     * @throws UnknownProviderException when it names no registration
+     * @throws dev.locking.api.LockingException when the store fails or cannot be reached
+     */
+    public Duration check(String provider) {
+        Registration registration = route(LockOptions.defaults().provider(provider));
+        List<String> key = List.of(CHECK_KEY_PREFIX + Ids.next());
+        lifecycle.enter();
+        try {
+            long started = System.nanoTime();
+            registration.acquire(key, key.get(0), Duration.ofSeconds(CHECK_LEASE_SECONDS), Duration.ZERO, true);
+            registration.provider().release(key, key.get(0));
+            return Duration.ofNanos(System.nanoTime() - started);
+        } finally {
+            lifecycle.exit();
+        }
+    }
+
+    /** Prefix of the keys {@link #check} takes. */
+    public static final String CHECK_KEY_PREFIX = "locking-check/";
+
+    private static final long CHECK_LEASE_SECONDS = 10;
 
     /**
      * The locks held now in the provider {@code options} names (or the default), only those of

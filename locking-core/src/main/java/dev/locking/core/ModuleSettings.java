@@ -21,7 +21,8 @@ import java.util.TreeSet;
  * throws them together, so a user fixes a configuration in one round.
  */
 final class ModuleSettings {
-    private static final Set<String> REGISTRATION_KEYS = Set.of("resolve", "id", "is_default", "options");
+    /** {@code is-default} is the spelling of Spring and of the other kebab-case keys; both are accepted. */
+    private static final Set<String> REGISTRATION_KEYS = Set.of("resolve", "id", "is_default", "is-default", "options");
 
     /** One entry of {@code locking.providers}. */
     record RegistrationSpec(String path, String resolve, String id, boolean isDefault, Config options) {}
@@ -69,7 +70,8 @@ final class ModuleSettings {
             Set<String> unknown = new TreeSet<>(((ConfigObject) value).keySet());
             unknown.removeAll(REGISTRATION_KEYS);
             if (!unknown.isEmpty())
-                problems.add(path + " has unknown keys " + unknown + "; allowed: resolve, id, is_default, options");
+                problems.add(path + " has unknown keys " + unknown
+                        + "; allowed: resolve, id, is_default (or is-default), options");
             String resolve = text(entry, "resolve", path, problems);
             if (resolve == null && !entry.hasPath("resolve"))
                 problems.add(path + ".resolve is missing: name the provider identifier, e.g. \"locking-postgres\"");
@@ -79,7 +81,7 @@ final class ModuleSettings {
                         + "\" must start with a letter or digit and hold only letters, digits, '.', '_' and '-'");
             else if (id != null && !ids.add(id))
                 problems.add(path + ".id = \"" + id + "\" is a duplicate: each registration needs its own id");
-            boolean isDefault = bool(entry, "is_default", false, problems, path);
+            boolean isDefault = isDefault(entry, path, problems);
             Config options = ConfigFactory.empty();
             if (entry.hasPath("options")) {
                 try {
@@ -92,6 +94,15 @@ final class ModuleSettings {
                 registrations.add(new RegistrationSpec(path, resolve, id, isDefault, options));
         }
         return true;
+    }
+
+    private static boolean isDefault(Config entry, String path, List<String> problems) {
+        boolean snake = bool(entry, "is_default", false, problems, path);
+        boolean kebab = bool(entry, "is-default", false, problems, path);
+        if (entry.hasPath("is_default") && entry.hasPath("is-default") && snake != kebab)
+            problems.add(path + ".is_default = " + snake + " and " + path + ".is-default = " + kebab
+                    + " disagree; set one of them");
+        return snake || kebab;
     }
 
     /** The jar's defaults for {@code identifier} under the registration's options, as plain values. */

@@ -41,6 +41,8 @@ final class Registration implements ProviderContext {
     /** Whether the provider refreshes parked waiters in bulk (asked with an empty list at start). */
     private volatile boolean bulkRefresh = true;
 
+    private Listeners listeners = new Listeners();
+
     Registration(String id, LockingProviderFactory factory, String optionsPath, Map<String, Object> options) {
         this.id = id;
         this.factory = factory;
@@ -65,6 +67,16 @@ final class Registration implements ProviderContext {
     /** The most distinct keys one call may name here. */
     int maxKeysPerCall() {
         return maxKeysPerCall;
+    }
+
+    /** The module's listeners, told when a caller starts and stops waiting; set once, before any call. */
+    void listeners(Listeners listeners) {
+        this.listeners = listeners;
+    }
+
+    /** How many callers of this process wait now for a key of this registration. */
+    int waitingCallers() {
+        return waiters.size();
     }
 
     LockingProvider provider() {
@@ -130,6 +142,7 @@ final class Registration implements ProviderContext {
             List<String> keys, String owner, Duration lease, long deadline, String grantId, boolean ownerIsUnique) {
         long pollNanos = provider.pollInterval().map(Duration::toNanos).orElse(Long.MAX_VALUE);
         LocalWaiters.Waiter waiter = waiters.register(keys, lease);
+        listeners.waitingStarted(address());
         boolean acquired = false;
         try {
             while (true) {
@@ -183,6 +196,7 @@ final class Registration implements ProviderContext {
             throw e;
         } finally {
             waiters.unregister(waiter);
+            listeners.waitingEnded(address());
             if (!acquired) {
                 try {
                     provider.leaveQueue(keys, waiter.id);

@@ -59,12 +59,17 @@ record Selection(
         if (!problems.isEmpty()) return empty();
 
         Map<String, Registration> routes = routes(registrations);
-        // DataSources handed to the builder, bound by any name a call could use.
+        // DataSources handed to the builder, bound by any name a call could use. One for a
+        // registration this configuration lacks is left unused, so that moving from PostgreSQL to
+        // Redis (or back) is a change of configuration alone.
         dataSources.forEach((name, ds) -> {
             Registration r = routes.get(name);
             if (r == null)
-                problems.add("LockingModule.builder().dataSource(\"" + name
-                        + "\", ...) names no registration; registered: " + addresses(registrations));
+                log.info(
+                        "LockingModule.builder().dataSource(\"{}\", ...) names no registration, so it is not used;"
+                                + " registered: {}",
+                        name,
+                        addresses(registrations));
             else r.bind(ds);
         });
 

@@ -156,7 +156,7 @@ class DiscoveryAndConfigurationTest {
                 locking.execute.expire = banana
                 locking.providers = [
                   { resolve = test-alpha, id = same }
-                  { resolve = test-beta, id = same, is-default = true }
+                  { resolve = test-beta, id = same, isDefault = true }
                   { id = x }
                   "not an object"
                   { resolve = nope, is_default = maybe }
@@ -170,7 +170,10 @@ class DiscoveryAndConfigurationTest {
                 p.stream().anyMatch(s -> s.contains("locking.providers[1].id = \"same\" is a duplicate")),
                 p.toString());
         assertTrue(
-                p.stream().anyMatch(s -> s.contains("locking.providers[1] has unknown keys [is-default]")),
+                p.stream()
+                        .anyMatch(
+                                s -> s.contains(
+                                        "locking.providers[1] has unknown keys [isDefault]; allowed: resolve, id, is_default (or is-default), options")),
                 p.toString());
         assertTrue(p.stream().anyMatch(s -> s.contains("locking.providers[2].resolve is missing")), p.toString());
         assertTrue(p.stream().anyMatch(s -> s.contains("locking.providers[3] must be an object")), p.toString());
@@ -181,13 +184,56 @@ class DiscoveryAndConfigurationTest {
     }
 
     @Test
-    void anUnboundDataSourceNameIsAConfigurationError() {
-        LockingConfigurationException e =
-                assertThrows(LockingConfigurationException.class, () -> LockingModule.builder()
+    void aDataSourceForARegistrationTheConfigurationLacksIsLoggedAndNotUsed() {
+        try (LogCapture log = new LogCapture();
+                LockingModule module = LockingModule.builder()
                         .config(conf(TWO))
-                        .dataSource("lp_nope", new NoDataSource())
-                        .build());
-        assertTrue(e.getMessage().contains("dataSource(\"lp_nope\", ...) names no registration"), e.getMessage());
+                        .dataSource("postgres-lock", new NoDataSource())
+                        .build()) {
+            assertTrue(
+                    log.has(
+                            "INFO",
+                            "dataSource(\"postgres-lock\", ...) names no registration, so it is not used;"
+                                    + " registered: lp_a1, lp_b1"),
+                    log.lines().toString());
+            module.acquire("k", LockOptions.defaults().owner("o"));
+            assertTrue(module.release("k", LockOptions.defaults().owner("o")));
+        }
+    }
+
+    @Test
+    void isDefaultIsAcceptedInSpringsSpellingToo() {
+        try (LockingModule module = LockingModule.create(
+                conf(
+                        """
+                locking.providers = [
+                  { resolve = test-alpha, id = a1 }
+                  { resolve = test-beta,  id = b1, is-default = true }
+                ]"""))) {
+            assertEquals(
+                    "lp_b1",
+                    module.providers().stream()
+                            .filter(ProviderInfo::isDefault)
+                            .findFirst()
+                            .orElseThrow()
+                            .address());
+        }
+    }
+
+    @Test
+    void bothSpellingsOnOneRegistrationMustAgree() {
+        LockingConfigurationException e = configError(
+                """
+                locking.providers = [
+                  { resolve = test-alpha, id = a1, is_default = true, is-default = false }
+                  { resolve = test-beta,  id = b1, is_default = true, is-default = true }
+                ]""");
+        assertTrue(
+                e.problems()
+                        .contains("locking.providers[0].is_default = true and locking.providers[0].is-default = false"
+                                + " disagree; set one of them"),
+                e.problems().toString());
+        assertEquals(1, e.problems().size(), e.problems().toString());
     }
 
     @Test

@@ -1,0 +1,1 @@
+CREATE TABLE app_marker (id int PRIMARY KEY);
