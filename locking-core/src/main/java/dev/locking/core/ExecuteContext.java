@@ -54,6 +54,11 @@ final class ExecuteContext implements LockContext {
         renewal = background.repeat(lease.toNanos() / 3, () -> !ended && !isLost(), this::renew);
     }
 
+    /** One renewal on the caller's thread, e.g. to confirm the lease just before a commit. */
+    void renewNow() {
+        renew();
+    }
+
     /** One renewal; runs on a worker, never on the scheduler. */
     private void renew() {
         if (ended || lostReason != null) return;

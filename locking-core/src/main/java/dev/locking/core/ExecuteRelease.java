@@ -36,7 +36,7 @@ final class ExecuteRelease implements DeferredRelease {
 
     @Override
     public boolean confirm() {
-        if (!done.get()) context.run(); // one renewal, on this thread
+        if (!done.get()) context.renewNow();
         return !context.isLost();
     }
 
