@@ -31,7 +31,9 @@ class LogInjectionTest {
                                 while (!lock.isLost() && System.nanoTime() < deadline) Thread.sleep(10);
                                 return null;
                             },
-                            LockOptions.defaults().expire(Duration.ofMillis(150))));
+                            // A lease long enough that the renewal (a third of it) finds the release before the lease
+                            // runs out.
+                            LockOptions.defaults().expire(Duration.ofSeconds(3))));
             assertTrue(
                     log.has(
                             "WARN",
