@@ -10,18 +10,14 @@ import java.time.Duration;
  * primary, promotes the replica and moves the clients' address to it. The shared server on 5432 is
  * never touched.
  */
-public final class PostgresReplicaPair implements ReplicatedStore {
-    private final PrivatePostgres primary;
-    private final FaultyProxy replication;
-    private final PrivatePostgres replica;
-    private final FaultyProxy clients;
+public final class PostgresReplicaPair extends ReplicaPair<PrivatePostgres> {
 
-    private PostgresReplicaPair(
-            PrivatePostgres primary, FaultyProxy replication, PrivatePostgres replica, FaultyProxy clients) {
-        this.primary = primary;
-        this.replication = replication;
-        this.replica = replica;
-        this.clients = clients;
+    private PostgresReplicaPair(Duration replicaClockOffset) {
+        super(
+                "pg",
+                PrivatePostgres::start,
+                (host, port) -> PrivatePostgres.replicaOf(host, port, replicaClockOffset),
+                PostgresReplicaPair::awaitCaughtUp);
     }
 
     /** A pair whose clocks agree. */
@@ -34,23 +30,7 @@ public final class PostgresReplicaPair implements ReplicatedStore {
      * behind); null for no fake clock (see {@link FakeClock}).
      */
     public static PostgresReplicaPair start(Duration replicaClockOffset) {
-        PrivatePostgres primary = null, replica = null;
-        FaultyProxy replication = null, clients = null;
-        try {
-            primary = PrivatePostgres.start();
-            replication = FaultyProxy.start("pg-replication", primary.host(), primary.port());
-            replica = PrivatePostgres.replicaOf(replication.host(), replication.port(), replicaClockOffset);
-            clients = FaultyProxy.start("pg-clients", primary.host(), primary.port());
-            PostgresReplicaPair pair = new PostgresReplicaPair(primary, replication, replica, clients);
-            pair.awaitReplicaCaughtUp();
-            return pair;
-        } catch (RuntimeException e) {
-            if (clients != null) clients.close();
-            if (replica != null) replica.close();
-            if (replication != null) replication.close();
-            if (primary != null) primary.close();
-            throw e;
-        }
+        return new PostgresReplicaPair(replicaClockOffset);
     }
 
     public PrivatePostgres primary() {
@@ -61,21 +41,6 @@ public final class PostgresReplicaPair implements ReplicatedStore {
         return replica;
     }
 
-    /** The proxy clients go through; break it for network faults on the way to the database. */
-    public FaultyProxy clientProxy() {
-        return clients;
-    }
-
-    @Override
-    public String host() {
-        return clients.host();
-    }
-
-    @Override
-    public int port() {
-        return clients.port();
-    }
-
     /** The JDBC URL of the stable address, database postgres, user postgres (trust). */
     public String jdbcUrl() {
         return "jdbc:postgresql://" + host() + ":" + port() + "/postgres";
@@ -83,32 +48,15 @@ public final class PostgresReplicaPair implements ReplicatedStore {
 
     @Override
     public void awaitReplicaCaughtUp() {
+        awaitCaughtUp(primary, replica);
+    }
+
+    private static void awaitCaughtUp(PrivatePostgres primary, PrivatePostgres replica) {
         String lsn = primary.query("SELECT pg_current_wal_lsn()");
         Processes.waitUntil(
                 () -> "t".equals(replica.query("SELECT pg_last_wal_replay_lsn() >= '" + lsn + "'::pg_lsn")),
                 Duration.ofSeconds(30),
                 "the PostgreSQL replica to replay up to " + lsn);
-    }
-
-    @Override
-    public void lagReplica() {
-        replication.blackHole();
-    }
-
-    @Override
-    public void failover() {
-        primary.kill();
-        replication.goDown(); // what the partition held dies with the primary
-        replica.promote();
-        clients.retarget(replica.host(), replica.port());
-    }
-
-    @Override
-    public void close() {
-        clients.close();
-        replica.close();
-        replication.close();
-        primary.close();
     }
 
     @Override

@@ -1,7 +1,6 @@
 package dev.locking.testkit.servers;
 
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
@@ -13,6 +12,8 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Map;
+import java.util.function.Function;
 import javax.sql.DataSource;
 import org.postgresql.ds.PGSimpleDataSource;
 import org.slf4j.Logger;
@@ -26,22 +27,16 @@ import org.slf4j.LoggerFactory;
  * tests may kill, restart, promote or step the clock of it: the shared server on 5432 is never
  * touched. The process and its directory go on {@link #close()} or when the JVM exits.
  */
-public final class PrivatePostgres implements PrivateStore {
+public final class PrivatePostgres extends PrivateServer {
     private static final Logger log = LoggerFactory.getLogger(PrivatePostgres.class);
     private static final String HOW_TO_INSTALL = "The fault tests start their own PostgreSQL from the server binaries"
             + " under /usr/lib/postgresql/<version>/bin; on Debian: apt-get install postgresql.";
 
-    private final Path dir;
     private final Path data;
-    private final int port;
-    private final FakeClock clock;
-    private Process process;
 
-    private PrivatePostgres(Path dir, Path data, int port, FakeClock clock) {
-        this.dir = dir;
-        this.data = data;
-        this.port = port;
-        this.clock = clock;
+    private PrivatePostgres(Path dir, FakeClock clock) {
+        super("PostgreSQL", dir, Processes.freePort(), "server.log", clock);
+        this.data = dir.resolve("data");
     }
 
     /** A new primary cluster, started. */
@@ -54,28 +49,20 @@ public final class PrivatePostgres implements PrivateStore {
      * null for the real clock.
      */
     public static PrivatePostgres start(Duration clockOffset) {
-        PrivatePostgres pg = create(clockOffset);
-        try {
-            run(
-                    pg.dir,
-                    List.of(
-                            binary("initdb"),
-                            "-D",
-                            pg.data.toString(),
-                            "-A",
-                            "trust",
-                            "-U",
-                            "postgres",
-                            "-E",
-                            "UTF8",
-                            "--locale=C",
-                            "--no-sync"));
-            pg.launch();
-            return pg;
-        } catch (RuntimeException e) {
-            pg.close();
-            throw e;
-        }
+        return create(
+                clockOffset,
+                data -> List.of(
+                        binary("initdb"),
+                        "-D",
+                        data.toString(),
+                        "-A",
+                        "trust",
+                        "-U",
+                        "postgres",
+                        "-E",
+                        "UTF8",
+                        "--locale=C",
+                        "--no-sync"));
     }
 
     /**
@@ -83,45 +70,34 @@ public final class PrivatePostgres implements PrivateStore {
      * started; the primary's address may be a proxy, so the test can break the replication link.
      */
     public static PrivatePostgres replicaOf(String host, int primaryPort, Duration clockOffset) {
-        PrivatePostgres pg = create(clockOffset);
-        try {
-            run(
-                    pg.dir,
-                    List.of(
-                            binary("pg_basebackup"),
-                            "-h",
-                            host,
-                            "-p",
-                            Integer.toString(primaryPort),
-                            "-U",
-                            "postgres",
-                            "-D",
-                            pg.data.toString(),
-                            "-R",
-                            "-X",
-                            "stream",
-                            "--no-sync"));
-            pg.launch();
-            return pg;
-        } catch (RuntimeException e) {
-            pg.close();
-            throw e;
-        }
+        return create(
+                clockOffset,
+                data -> List.of(
+                        binary("pg_basebackup"),
+                        "-h",
+                        host,
+                        "-p",
+                        Integer.toString(primaryPort),
+                        "-U",
+                        "postgres",
+                        "-D",
+                        data.toString(),
+                        "-R",
+                        "-X",
+                        "stream",
+                        "--no-sync"));
     }
 
-    private static PrivatePostgres create(Duration clockOffset) {
-        try {
-            Path dir = Files.createTempDirectory("locking-private-pg");
-            Path data = dir.resolve("data");
-            FakeClock clock = clockOffset == null ? null : FakeClock.in(dir, clockOffset);
-            if (Processes.root())
-                Processes.run(List.of("chown", "-R", "postgres:postgres", dir.toString()), Duration.ofSeconds(10));
-            PrivatePostgres pg = new PrivatePostgres(dir, data, Processes.freePort(), clock);
-            Runtime.getRuntime().addShutdownHook(new Thread(pg::close, "private-postgres-" + pg.port + "-stop"));
-            return pg;
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
+    /** A cluster whose data directory {@code fillData} makes (initdb or a base backup), started. */
+    private static PrivatePostgres create(Duration clockOffset, Function<Path, List<String>> fillData) {
+        Path dir = temporaryDirectory("locking-private-pg");
+        FakeClock clock = clockOffset == null ? null : FakeClock.in(dir, clockOffset);
+        if (Processes.root())
+            Processes.run(List.of("chown", "-R", "postgres:postgres", dir.toString()), Duration.ofSeconds(10));
+        return started(new PrivatePostgres(dir, clock), pg -> {
+            run(fillData.apply(pg.data));
+            pg.launch();
+        });
     }
 
     /** The newest Debian server binary directory, else the PATH. */
@@ -158,7 +134,7 @@ public final class PrivatePostgres implements PrivateStore {
         return wrapped;
     }
 
-    private static void run(Path dir, List<String> command) {
+    private static void run(List<String> command) {
         try {
             Processes.run(asServerUser(command), Duration.ofSeconds(120));
         } catch (IllegalStateException e) {
@@ -166,16 +142,17 @@ public final class PrivatePostgres implements PrivateStore {
         }
     }
 
-    private synchronized void launch() {
+    private void launch() {
+        Path dir = directory();
         List<String> command = new ArrayList<>();
         // The clock's library must start inside the server's own user, after setpriv, so env runs after it.
-        if (clock != null) command.addAll(clock.envPrefix());
+        if (clockOrNull() != null) command.addAll(clockOrNull().envPrefix());
         command.addAll(Arrays.asList(
                 binary("postgres"),
                 "-D",
                 data.toString(),
                 "-p",
-                Integer.toString(port),
+                Integer.toString(port()),
                 "-c",
                 "listen_addresses=127.0.0.1",
                 "-c",
@@ -199,38 +176,16 @@ public final class PrivatePostgres implements PrivateStore {
                 "wal_receiver_status_interval=1s",
                 "-c",
                 "wal_retrieve_retry_interval=1s"));
-        try {
-            process = new ProcessBuilder(asServerUser(command))
-                    .directory(dir.toFile())
-                    .redirectErrorStream(true)
-                    .redirectOutput(ProcessBuilder.Redirect.appendTo(
-                            dir.resolve("server.log").toFile()))
-                    .start();
-        } catch (IOException e) {
-            throw new IllegalStateException("Could not start postgres. " + HOW_TO_INSTALL, e);
-        }
-        Processes.waitUntil(
-                this::accepts,
-                Duration.ofSeconds(60),
-                "the private PostgreSQL on port " + port + " (log: " + log() + ")");
-        log.info("Private PostgreSQL on 127.0.0.1:{}{}", port, clock == null ? "" : " on a fake clock");
+        startProcess(asServerUser(command), Map.of(), HOW_TO_INSTALL, this::accepts, Duration.ofSeconds(60));
     }
 
     private boolean accepts() {
-        if (process != null && !process.isAlive()) throw new IllegalStateException("postgres exited: " + log());
+        if (!isAlive()) throw new IllegalStateException("postgres exited: " + log());
         try (Connection c = dataSource().getConnection()) {
             return c.isValid(2);
         } catch (SQLException e) {
             return false;
         }
-    }
-
-    public String host() {
-        return "127.0.0.1";
-    }
-
-    public int port() {
-        return port;
     }
 
     public String user() {
@@ -243,13 +198,7 @@ public final class PrivatePostgres implements PrivateStore {
 
     /** {@code jdbc:postgresql://127.0.0.1:<port>/postgres}. */
     public String jdbcUrl() {
-        return "jdbc:postgresql://127.0.0.1:" + port + "/postgres";
-    }
-
-    /** The clock this server runs on; fails when it was started without one. */
-    public FakeClock clock() {
-        if (clock == null) throw new IllegalStateException("This PostgreSQL was started without a fake clock");
-        return clock;
+        return "jdbc:postgresql://127.0.0.1:" + port() + "/postgres";
     }
 
     public DataSource dataSource() {
@@ -283,15 +232,6 @@ public final class PrivatePostgres implements PrivateStore {
         }
     }
 
-    public boolean isAlive() {
-        return process != null && process.isAlive();
-    }
-
-    /** SIGKILL to the postmaster and every backend: a crash of the server host, as far as clients see. */
-    public synchronized void kill() {
-        if (process != null) Processes.killTree(process.toHandle());
-    }
-
     /**
      * Kills the server, keeps it down for {@code downFor} (running {@code duringOutage} first, if
      * given), and starts it again on the same port and data; it recovers from its WAL.
@@ -314,35 +254,10 @@ public final class PrivatePostgres implements PrivateStore {
     }
 
     /** Promotes this replica to a primary and waits until it takes writes. */
+    @Override
     public void promote() {
         query("SELECT pg_promote(true, 30)");
         Processes.waitUntil(
-                () -> !inRecovery(), Duration.ofSeconds(30), "PostgreSQL on port " + port + " to be promoted");
-    }
-
-    private String log() {
-        try {
-            String text = Files.readString(dir.resolve("server.log"));
-            return text.length() > 1500 ? text.substring(text.length() - 1500) : text;
-        } catch (IOException e) {
-            return "(none)";
-        }
-    }
-
-    /** The directory that holds the cluster, its log and its socket; deleted on {@link #close()}. */
-    public Path directory() {
-        return dir;
-    }
-
-    /** Kills the server and deletes its directory. */
-    @Override
-    public synchronized void close() {
-        kill();
-        Processes.deleteTree(dir);
-    }
-
-    @Override
-    public String toString() {
-        return "PrivatePostgres{127.0.0.1:" + port + (clock == null ? "" : ", fake clock " + clock.offset()) + "}";
+                () -> !inRecovery(), Duration.ofSeconds(30), "PostgreSQL on port " + port() + " to be promoted");
     }
 }

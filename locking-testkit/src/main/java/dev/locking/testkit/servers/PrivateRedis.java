@@ -9,8 +9,7 @@ import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
+import java.util.Map;
 import redis.clients.jedis.HostAndPort;
 import redis.clients.jedis.Jedis;
 
@@ -25,18 +24,13 @@ import redis.clients.jedis.Jedis;
  * try (PrivateRedis redis = PrivateRedis.builder().maxMemory("4mb", "allkeys-lru").start()) { ... }
  * }</pre>
  */
-public final class PrivateRedis implements PrivateStore {
-    private static final Logger log = LoggerFactory.getLogger(PrivateRedis.class);
+public final class PrivateRedis extends PrivateServer {
     private static final String HOW_TO_INSTALL =
             "The fault tests start their own redis-server (on the PATH); on Debian: apt-get install redis-server.";
     /** The libc-malloc Linux build inside the embedded-redis jar, the one libfaketime can be preloaded into. */
     private static final String EMBEDDED_BINARY = "redis-server-6.2.6-v5-linux-amd64";
 
-    private final int port;
-    private final Path dir;
     private final List<String> command;
-    private final FakeClock clock;
-    private Process process;
 
     /** How to start one. */
     public static final class Builder {
@@ -79,20 +73,13 @@ public final class PrivateRedis implements PrivateStore {
         return new Builder();
     }
 
-    private PrivateRedis(int port, Path dir, List<String> command, FakeClock clock) {
-        this.port = port;
-        this.dir = dir;
+    private PrivateRedis(Path dir, int port, List<String> command, FakeClock clock) {
+        super("Redis", dir, port, "redis.log", clock);
         this.command = command;
-        this.clock = clock;
     }
 
     private static PrivateRedis start(Builder b) {
-        Path dir;
-        try {
-            dir = Files.createTempDirectory("locking-private-redis");
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
+        Path dir = temporaryDirectory("locking-private-redis");
         int port = Processes.freePort();
         FakeClock clock = b.fakeClock ? FakeClock.in(dir, b.clockOffset) : null;
         List<String> command = new ArrayList<>();
@@ -109,15 +96,7 @@ public final class PrivateRedis implements PrivateStore {
                 "--dir",
                 dir.toString()));
         command.addAll(b.settings);
-        PrivateRedis redis = new PrivateRedis(port, dir, command, clock);
-        Runtime.getRuntime().addShutdownHook(new Thread(redis::close, "private-redis-" + port + "-stop"));
-        try {
-            redis.launch();
-        } catch (RuntimeException e) {
-            redis.close();
-            throw e;
-        }
-        return redis;
+        return started(new PrivateRedis(dir, port, command, clock), PrivateRedis::launch);
     }
 
     private static Path embeddedBinary(Path dir) {
@@ -135,46 +114,23 @@ public final class PrivateRedis implements PrivateStore {
         return binary;
     }
 
-    private synchronized void launch() {
-        try {
-            ProcessBuilder pb = new ProcessBuilder(command)
-                    .directory(dir.toFile())
-                    .redirectErrorStream(true)
-                    .redirectOutput(ProcessBuilder.Redirect.appendTo(
-                            dir.resolve("redis.log").toFile()));
-            if (clock != null) pb.environment().putAll(clock.environment());
-            process = pb.start();
-        } catch (IOException e) {
-            throw new IllegalStateException("Could not start redis-server. " + HOW_TO_INSTALL, e);
-        }
-        Processes.waitUntil(
+    private void launch() {
+        FakeClock clock = clockOrNull();
+        startProcess(
+                command,
+                clock == null ? Map.of() : clock.environment(),
+                HOW_TO_INSTALL,
                 this::ping,
-                Duration.ofSeconds(20),
-                "the private redis-server on port " + port + " (log: " + log() + ")");
-        log.info("Private Redis on 127.0.0.1:{}{}", port, clock == null ? "" : " on a fake clock");
-    }
-
-    public String host() {
-        return "127.0.0.1";
-    }
-
-    public int port() {
-        return port;
+                Duration.ofSeconds(20));
     }
 
     public HostAndPort address() {
-        return new HostAndPort(host(), port);
+        return new HostAndPort(host(), port());
     }
 
     /** {@code redis://127.0.0.1:<port>}. */
     public String url() {
-        return "redis://127.0.0.1:" + port;
-    }
-
-    /** The clock this server runs on; fails when it was started without one. */
-    public FakeClock clock() {
-        if (clock == null) throw new IllegalStateException("This Redis was started without fakeClock(...)");
-        return clock;
+        return "redis://127.0.0.1:" + port();
     }
 
     /** A plain connection; the caller closes it. */
@@ -190,15 +146,6 @@ public final class PrivateRedis implements PrivateStore {
         }
     }
 
-    public boolean isAlive() {
-        return process != null && process.isAlive();
-    }
-
-    /** SIGKILL: the server dies with everything in memory, as a crashed host. */
-    public synchronized void kill() {
-        if (process != null) Processes.killTree(process.toHandle());
-    }
-
     /** Starts the killed server again, empty, on the same port and settings. */
     public synchronized void restart() {
         kill();
@@ -206,12 +153,13 @@ public final class PrivateRedis implements PrivateStore {
     }
 
     /** {@code REPLICAOF NO ONE}: a replica becomes a master, with what it had received. */
+    @Override
     public void promote() {
         try (Jedis jedis = connect()) {
             jedis.replicaofNoOne();
         }
         Processes.waitUntil(
-                () -> role().equals("master"), Duration.ofSeconds(10), "Redis on port " + port + " to become master");
+                () -> role().equals("master"), Duration.ofSeconds(10), "Redis on port " + port() + " to become master");
     }
 
     /** Makes this server a replica of {@code host:port}. */
@@ -248,31 +196,5 @@ public final class PrivateRedis implements PrivateStore {
                     return Long.parseLong(line.substring(19).strip());
         }
         return -1;
-    }
-
-    private String log() {
-        try {
-            String text = Files.readString(dir.resolve("redis.log"));
-            return text.length() > 1000 ? text.substring(text.length() - 1000) : text;
-        } catch (IOException e) {
-            return "(none)";
-        }
-    }
-
-    /** The directory that holds its log; deleted on {@link #close()}. */
-    public Path directory() {
-        return dir;
-    }
-
-    /** Kills the process and deletes its directory. */
-    @Override
-    public synchronized void close() {
-        kill();
-        Processes.deleteTree(dir);
-    }
-
-    @Override
-    public String toString() {
-        return "PrivateRedis{127.0.0.1:" + port + (clock == null ? "" : ", fake clock " + clock.offset()) + "}";
     }
 }
