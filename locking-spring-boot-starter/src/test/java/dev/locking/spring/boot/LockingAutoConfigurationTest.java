@@ -218,9 +218,10 @@ class LockingAutoConfigurationTest {
                             "locking.providers[0].resolve=locking-postgres",
                             "locking.providers[0].id=pg",
                             "locking.providers[0].is-default=true",
-                            "locking.providers[0].options.url=jdbc:postgresql://127.0.0.1:1/nowhere?password=s3cret-in-url",
+                            // The same password in the URL and as an option (two different ones are refused).
+                            "locking.providers[0].options.url=jdbc:postgresql://127.0.0.1:1/nowhere?password=s3cret-pg",
                             "locking.providers[0].options.user=app",
-                            "locking.providers[0].options.password=s3cret-option",
+                            "locking.providers[0].options.password=s3cret-pg",
                             "locking.providers[0].options.notifications=poll",
                             "locking.providers[0].options.pool.connectionTimeout=250",
                             "locking.providers[1].resolve=locking-redis",
