@@ -259,6 +259,12 @@ class NoSecretInOutputTest {
         logs.start();
         root.addAppender(logs);
         root.setLevel(Level.ALL); // java.util.logging's FINER and FINEST arrive as TRACE
+        // Levels an earlier command of this JVM set (the CLI quiets dev.locking unless --verbose)
+        // would hide the library's own lines: every logger inherits ALL while the test listens.
+        java.util.Map<Logger, Level> quieted = new java.util.HashMap<>();
+        for (Logger logger : context.getLoggerList())
+            if (logger != root && logger.getLevel() != null) quieted.put(logger, logger.getLevel());
+        quieted.keySet().forEach(logger -> logger.setLevel(null));
         DRIVER_LOG.setLevel(java.util.logging.Level.ALL);
         // A line through each route, so the test knows it hears both (not every form logs anything).
         LoggerFactory.getLogger(NoSecretInOutputTest.class).debug("canary");
@@ -286,6 +292,7 @@ class NoSecretInOutputTest {
         } finally {
             root.detachAppender(logs);
             root.setLevel(before);
+            quieted.forEach(Logger::setLevel);
             DRIVER_LOG.setLevel(null);
         }
         List<String> heard =
