@@ -36,7 +36,6 @@ import redis.clients.jedis.exceptions.JedisNoScriptException;
 import redis.clients.jedis.executors.ClusterCommandExecutor;
 import redis.clients.jedis.params.ScanParams;
 import redis.clients.jedis.providers.ClusterConnectionProvider;
-import redis.clients.jedis.providers.ConnectionProvider;
 import redis.clients.jedis.providers.PooledConnectionProvider;
 import redis.clients.jedis.resps.ScanResult;
 
@@ -68,6 +67,11 @@ final class RedisStore implements AutoCloseable {
     private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(RedisStore.class);
     /** What a deadline adds to an attempt's budget: a zero budget still gets a round trip. */
     static final Duration GRACE = Duration.ofMillis(100);
+    /**
+     * The least a bounded call waits for a reply (when {@code socket-timeout} allows): a reply that
+     * takes longer than the caller's time left, and this, fails the call, which core then undoes.
+     */
+    static final Duration READ_FLOOR = Duration.ofMillis(500);
 
     private final RedisSettings settings;
     private final String registration;
@@ -186,8 +190,19 @@ final class RedisStore implements AutoCloseable {
      * one constructor with that behaviour that Jedis 6 to 8 all have.
      */
     private static final class ServerClient extends UnifiedJedis {
-        ServerClient(ConnectionProvider provider) {
+        final BoundedPooledProvider provider;
+
+        ServerClient(BoundedPooledProvider provider) {
             super(provider, RedisProtocol.RESP2);
+            this.provider = provider;
+        }
+
+        CommandObject<Object> evalshaCommand(String sha, List<String> keys, List<String> args) {
+            return commandObjects.evalsha(sha, keys, args);
+        }
+
+        CommandObject<String> scriptLoadCommand(String source) {
+            return commandObjects.scriptLoad(source);
         }
     }
 
@@ -336,6 +351,7 @@ final class RedisStore implements AutoCloseable {
         deadlines.set(deadline);
         try {
             return call("run " + script.name(), jedis -> {
+                if (jedis instanceof ServerClient server) return evalBounded(server, script, keys, args, deadline);
                 ClusterConnectionProvider provider = clusterProvider;
                 if (provider == null || !(jedis instanceof ClusterClient cluster))
                     return evalOn(jedis, script, keys, args);
@@ -355,16 +371,65 @@ final class RedisStore implements AutoCloseable {
         }
     }
 
+    /** A script on one pooled connection of a server, its reply waited for only until the deadline. */
+    private List<?> evalBounded(
+            ServerClient server, LuaScript script, List<String> keys, List<String> args, long deadline) {
+        try (Connection connection = server.provider.getConnection()) {
+            return readsBy(connection, deadline, () -> {
+                Object reply;
+                try {
+                    reply = connection.executeCommand(server.evalshaCommand(script.sha(), keys, args));
+                } catch (JedisNoScriptException e) {
+                    connection.executeCommand(server.scriptLoadCommand(script.source()));
+                    reply = connection.executeCommand(server.evalshaCommand(script.sha(), keys, args));
+                }
+                return asList(reply);
+            });
+        }
+    }
+
     /**
-     * Jedis's own cluster executor, with the retries' total duration cut to the deadline. Not
-     * closed after use: closing it would close the shared provider.
+     * Runs {@code reading} with the socket timeout of {@code connection} cut to the time left before
+     * {@code deadline}, but never below {@link #READ_FLOOR} (a round trip to a healthy server under
+     * load; a call that does not wait has only {@link #GRACE}), then puts the configured timeout back
+     * before the connection returns to its pool. A script abandoned this way may still run: the call
+     * fails, and core undoes it by its grant id.
+     */
+    private <T> T readsBy(Connection connection, long deadline, java.util.function.Supplier<T> reading) {
+        int normal = (int) settings.socketTimeout.toMillis();
+        long left = TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
+        int bounded = (int) Math.min(normal, Math.max(READ_FLOOR.toMillis(), left));
+        if (bounded >= normal) return reading.get();
+        connection.setSoTimeout(bounded);
+        try {
+            return reading.get();
+        } finally {
+            if (!connection.isBroken()) {
+                try {
+                    connection.setSoTimeout(normal);
+                } catch (JedisException e) {
+                    // Marked broken: its pool drops it instead of lending it with the short timeout.
+                }
+            }
+        }
+    }
+
+    /**
+     * Jedis's own cluster executor, with the retries' total duration cut to the deadline and each
+     * reply waited for only until then ({@link #readsBy}). Not closed after use: closing it would
+     * close the shared provider.
      */
     @SuppressWarnings("deprecation") // the constructor Jedis 6 to 8 all have; 7.4+ add one with a flags registry
     private ClusterCommandExecutor boundedExecutor(ClusterConnectionProvider provider, long deadline) {
         return new ClusterCommandExecutor(
                 provider,
                 settings.clusterMaxAttempts,
-                Duration.ofNanos(Math.max(TimeUnit.MILLISECONDS.toNanos(1), deadline - System.nanoTime())));
+                Duration.ofNanos(Math.max(TimeUnit.MILLISECONDS.toNanos(1), deadline - System.nanoTime()))) {
+            @Override
+            protected <T> T execute(Connection connection, CommandObject<T> command) {
+                return readsBy(connection, deadline, () -> connection.executeCommand(command));
+            }
+        };
     }
 
     /**
@@ -567,6 +632,11 @@ final class RedisStore implements AutoCloseable {
             // configuration: the memory policy is read again before the next new lock.
             policyCheckDue = true;
             clearIdleConnections();
+            // A reply that did not come in time is no stale pooled connection: a bounded call retries
+            // it only while a fresh connection's set-up (up to socket-timeout) still fits before its deadline.
+            Long deadline = deadlines.get();
+            if (deadline != null && timedOut(first) && deadline - System.nanoTime() < settings.socketTimeout.toNanos())
+                throw failure(what, first);
             try {
                 return operation.apply(client());
             } catch (JedisException e) {
@@ -576,6 +646,12 @@ final class RedisStore implements AutoCloseable {
         } catch (JedisException e) {
             throw failure(what, e);
         }
+    }
+
+    private static boolean timedOut(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause())
+            if (t instanceof java.net.SocketTimeoutException) return true;
+        return false;
     }
 
     private void clearIdleConnections() {
