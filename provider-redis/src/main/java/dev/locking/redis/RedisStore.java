@@ -350,7 +350,7 @@ final class RedisStore implements AutoCloseable {
         Long outer = deadlines.get();
         deadlines.set(deadline);
         try {
-            return call("run " + script.name(), jedis -> {
+            return call("run " + script.name(), script == LuaScript.ACQUIRE, jedis -> {
                 if (jedis instanceof ServerClient server) return evalBounded(server, script, keys, args, deadline);
                 ClusterConnectionProvider provider = clusterProvider;
                 if (provider == null || !(jedis instanceof ClusterClient cluster))
@@ -522,7 +522,7 @@ final class RedisStore implements AutoCloseable {
      * @return the script's table, or its single value as a one-element list
      */
     List<?> eval(LuaScript script, List<String> keys, List<String> args) {
-        return call("run " + script.name(), jedis -> evalOn(jedis, script, keys, args));
+        return call("run " + script.name(), script == LuaScript.ACQUIRE, jedis -> evalOn(jedis, script, keys, args));
     }
 
     private static List<?> evalOn(UnifiedJedis jedis, LuaScript script, List<String> keys, List<String> args) {
@@ -623,6 +623,15 @@ final class RedisStore implements AutoCloseable {
      * drop the idle ones and try once more. Every script is safe to repeat (see acquire.lua).
      */
     <T> T call(String what, Function<UnifiedJedis, T> operation) {
+        return call(what, false, operation);
+    }
+
+    /**
+     * As {@link #call(String, Function)}; {@code newLocks}: the operation takes locks, so its retry
+     * on a fresh connection reads the memory policy first (the server behind it may be another one,
+     * or reconfigured) and fails instead when new locks are refused.
+     */
+    private <T> T call(String what, boolean newLocks, Function<UnifiedJedis, T> operation) {
         try {
             T result = operation.apply(client());
             afterReply.accept(what);
@@ -637,6 +646,7 @@ final class RedisStore implements AutoCloseable {
             Long deadline = deadlines.get();
             if (deadline != null && timedOut(first) && deadline - System.nanoTime() < settings.socketTimeout.toNanos())
                 throw failure(what, first);
+            if (newLocks) checkMemoryPolicyBeforeAcquire();
             try {
                 return operation.apply(client());
             } catch (JedisException e) {

@@ -1,5 +1,11 @@
 package dev.locking.redis;
 
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import dev.locking.api.LockOptions;
+import dev.locking.api.LockingException;
 import dev.locking.core.LockingModule;
 import dev.locking.testkit.LockingFaultContract;
 import dev.locking.testkit.servers.PrivateRedis;
@@ -12,11 +18,16 @@ import java.time.Duration;
 import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import redis.clients.jedis.Jedis;
+import redis.clients.jedis.args.ClientType;
+import redis.clients.jedis.exceptions.JedisDataException;
+import redis.clients.jedis.params.ClientKillParams;
 
 /**
  * The fault tier of the contract on Redis: a private redis-server behind the kit's proxy, a master
  * with an asynchronous replica for the failover, and a redis-server on a fake clock for the clock
- * steps.
+ * steps; and, Redis only, a server that may evict keys under memory pressure (issue 17 item 4).
  */
 class RedisFaultContractTest extends LockingFaultContract {
     private static final String NAMESPACE = RedisServer.namespace(RedisFaultContractTest.class);
@@ -56,5 +67,76 @@ class RedisFaultContractTest extends LockingFaultContract {
     @Override
     protected PrivateStore newStoreOnFakeClock() {
         return PrivateRedis.builder().fakeClock(Duration.ZERO).start();
+    }
+
+    // ------------------------------------------------------------------ memory pressure (Redis only)
+
+    private static final String MAX_MEMORY = "8mb";
+
+    /** Writes keys without a TTL, three times the memory limit in all, until Redis refuses them. */
+    private static void fillMemory(PrivateRedis server) {
+        String value = "x".repeat(64 * 1024);
+        try (Jedis admin = server.connect()) {
+            for (int i = 0; i < 3 * 8 * 16; i++) {
+                try {
+                    admin.set("filler:" + i, value);
+                } catch (JedisDataException e) {
+                    if (!String.valueOf(e.getMessage()).startsWith("OOM")) throw e;
+                }
+            }
+        }
+    }
+
+    /** {@code k} is never granted to a second owner: the attempt fails, as a busy key or a refusal. */
+    private void assertNotGrantedToAnotherOwner(PrivateRedis server, String k) {
+        try (LockingModule other = newModule(server.host(), server.port())) {
+            other.acquire(k, LockOptions.defaults().owner("B"));
+            fail(k + " was granted to a second owner while the first held it");
+        } catch (LockingException expected) {
+            // Busy, or refused: either way not granted.
+        }
+    }
+
+    @Test
+    void evictingPolicyIsRefusedNamingThePolicy() {
+        try (PrivateRedis server =
+                PrivateRedis.builder().maxMemory(MAX_MEMORY, "allkeys-lru").start()) {
+            LockingException refused =
+                    assertThrows(LockingException.class, () -> newModule(server.host(), server.port()));
+            assertTrue(refused.getMessage().contains("maxmemory-policy allkeys-lru"), refused.getMessage());
+        }
+    }
+
+    @Test
+    void evictionUnderPressureNeverHandsAHeldKeyToAnotherOwner() {
+        try (PrivateRedis server = PrivateRedis.builder()
+                        .maxMemory(MAX_MEMORY, "noeviction")
+                        .start();
+                LockingModule holder = newModule(server.host(), server.port());
+                Jedis admin = server.connect()) {
+            String k = key("k");
+            holder.acquire(k, owner("A").expire(Duration.ofMinutes(10)));
+            // Reconfigured behind the application's back, and its connections dropped as a restart would:
+            // the lock, with its TTL, is now a key Redis may evict.
+            admin.configSet("maxmemory-policy", "volatile-lru");
+            admin.clientKill(new ClientKillParams().type(ClientType.NORMAL).skipMe(ClientKillParams.SkipMe.YES));
+            fillMemory(server);
+            assertNotGrantedToAnotherOwner(server, k);
+            assertThrows(LockingException.class, () -> holder.acquire(key("new"), owner("A")), "new locks refused");
+        }
+    }
+
+    @Test
+    void noevictionKeepsHeldLocksUnderMemoryPressure() {
+        try (PrivateRedis server = PrivateRedis.builder()
+                        .maxMemory(MAX_MEMORY, "noeviction")
+                        .start();
+                LockingModule holder = newModule(server.host(), server.port())) {
+            String k = key("k");
+            holder.acquire(k, owner("A").expire(Duration.ofMinutes(10)));
+            fillMemory(server);
+            assertNotGrantedToAnotherOwner(server, k);
+            assertTrue(holder.release(k, owner("A")), "the holder still holds it, and a release needs no memory");
+        }
     }
 }
