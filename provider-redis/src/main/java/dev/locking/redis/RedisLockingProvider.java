@@ -326,6 +326,7 @@ final class RedisLockingProvider implements LockingProvider {
 
     @Override
     public boolean release(List<String> userKeys, String owner) {
+        store.endAbandonedConnections();
         return releaseKeys(userKeys, owner, null) == userKeys.size();
     }
 
@@ -384,6 +385,8 @@ final class RedisLockingProvider implements LockingProvider {
      */
     @Override
     public void undo(List<String> userKeys, String owner, String grantId) {
+        // First, so that a script of the call still held back by the network can never run after the undo.
+        store.endAbandonedConnections();
         String marker = marker(owner);
         String index = keys.ownerIndex(owner);
         for (List<String> group : groups(userKeys)) {

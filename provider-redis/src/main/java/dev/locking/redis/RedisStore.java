@@ -13,6 +13,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.BiFunction;
 import java.util.function.Consumer;
 import java.util.function.Function;
+import redis.clients.jedis.BuilderFactory;
 import redis.clients.jedis.CommandArguments;
 import redis.clients.jedis.CommandObject;
 import redis.clients.jedis.Connection;
@@ -91,6 +92,16 @@ final class RedisStore implements AutoCloseable {
     private static final long POLICY_RECHECK_NANOS = TimeUnit.SECONDS.toNanos(1);
 
     private final Object policyLock = new Object();
+    /** The server's id of each pooled connection an acquire ran on (see {@link #clientId}). */
+    private final Map<Connection, Long> clientIds =
+            java.util.Collections.synchronizedMap(new java.util.WeakHashMap<>());
+
+    /** A connection an acquire gave up on: its server id, and a key of the script for a cluster's node. */
+    private record Abandoned(String sampleKey, long clientId) {}
+
+    /** Connections to end on the server before the next undo or release ({@link #endAbandonedConnections}). */
+    private final Set<Abandoned> abandoned = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
     /** Set when a connection is opened anew (start, reconnect) and the memory policy not read since. */
     private volatile boolean policyCheckDue = true;
     /** Why new locks are refused now (an evicting policy with on-evicting-policy = refuse), or null. */
@@ -355,7 +366,7 @@ final class RedisStore implements AutoCloseable {
                 ClusterConnectionProvider provider = clusterProvider;
                 if (provider == null || !(jedis instanceof ClusterClient cluster))
                     return evalOn(jedis, script, keys, args);
-                ClusterCommandExecutor executor = boundedExecutor(provider, deadline);
+                ClusterCommandExecutor executor = boundedExecutor(provider, deadline, keys);
                 Object reply;
                 try {
                     reply = executor.executeCommand(cluster.evalshaCommand(script.sha(), keys, args));
@@ -375,7 +386,7 @@ final class RedisStore implements AutoCloseable {
     private List<?> evalBounded(
             ServerClient server, LuaScript script, List<String> keys, List<String> args, long deadline) {
         try (Connection connection = server.provider.getConnection()) {
-            return readsBy(connection, deadline, () -> {
+            return readsBy(connection, deadline, keys.get(0), () -> {
                 Object reply;
                 try {
                     reply = connection.executeCommand(server.evalshaCommand(script.sha(), keys, args));
@@ -393,18 +404,28 @@ final class RedisStore implements AutoCloseable {
      * {@code deadline}, but never below {@link #READ_FLOOR} (a round trip to a healthy server under
      * load; a call that does not wait has only {@link #GRACE}), then puts the configured timeout back
      * before the connection returns to its pool. A script abandoned this way may still run: the call
-     * fails, and core undoes it by its grant id.
+     * fails, and core undoes it by its grant id. Its connection is remembered, to be ended on the
+     * server before that undo ({@link #endAbandonedConnections}).
+     *
+     * @param sampleKey a key of the script, for the node of a cluster that serves it
      */
-    private <T> T readsBy(Connection connection, long deadline, java.util.function.Supplier<T> reading) {
+    private <T> T readsBy(
+            Connection connection, long deadline, String sampleKey, java.util.function.Supplier<T> reading) {
         int normal = (int) settings.socketTimeout.toMillis();
         long left = TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
         int bounded = (int) Math.min(normal, Math.max(READ_FLOOR.toMillis(), left));
-        if (bounded >= normal) return reading.get();
-        connection.setSoTimeout(bounded);
+        boolean cut = bounded < normal;
+        if (cut) connection.setSoTimeout(bounded);
         try {
-            return reading.get();
+            long id = clientId(connection);
+            try {
+                return reading.get();
+            } catch (JedisConnectionException e) {
+                if (id >= 0) abandoned.add(new Abandoned(sampleKey, id));
+                throw e;
+            }
         } finally {
-            if (!connection.isBroken()) {
+            if (cut && !connection.isBroken()) {
                 try {
                     connection.setSoTimeout(normal);
                 } catch (JedisException e) {
@@ -414,20 +435,67 @@ final class RedisStore implements AutoCloseable {
         }
     }
 
+    /** The server's id of {@code connection} (CLIENT ID), asked on its first acquire; -1 when refused (an ACL). */
+    private long clientId(Connection connection) {
+        Long id = clientIds.get(connection);
+        if (id != null) return id;
+        try {
+            id = connection.executeCommand(
+                    new CommandObject<>(new CommandArguments(Protocol.Command.CLIENT).add("ID"), BuilderFactory.LONG));
+        } catch (JedisDataException e) {
+            id = -1L;
+        }
+        clientIds.put(connection, id);
+        return id;
+    }
+
+    /**
+     * Ends on the server every connection an acquire gave up on while its script was sent and not
+     * answered ({@code CLIENT KILL ID}). A partition may hold such a script back and deliver it
+     * after the call's undo has run, when it would take the keys again for a caller who got an
+     * exception; a connection ended first runs nothing more (Redis runs one command at a time, so
+     * the script ran before, and the undo frees it, or never runs). Called before every undo and
+     * release; nothing to do unless an acquire was abandoned.
+     *
+     * @throws LockingException when Redis cannot be reached (the undo fails, and is retried)
+     */
+    void endAbandonedConnections() {
+        for (Abandoned connection : List.copyOf(abandoned)) {
+            String id = Long.toString(connection.clientId());
+            try {
+                call(
+                        "end a connection an acquire gave up on (CLIENT KILL ID)",
+                        jedis -> cluster()
+                                ? jedis.sendCommand(connection.sampleKey(), Protocol.Command.CLIENT, "KILL", "ID", id)
+                                : jedis.sendCommand(Protocol.Command.CLIENT, "KILL", "ID", id));
+            } catch (LockingException e) {
+                if (!(e.getCause() instanceof JedisDataException)) throw e;
+                if (warned.add("client kill"))
+                    log.warn(
+                            "Redis provider {}: Redis refused CLIENT KILL ({}); a request that a network partition"
+                                    + " delivers after the undo of its failed acquire may take its keys again",
+                            registration,
+                            e.getCause().getMessage());
+            }
+            abandoned.remove(connection);
+        }
+    }
+
     /**
      * Jedis's own cluster executor, with the retries' total duration cut to the deadline and each
      * reply waited for only until then ({@link #readsBy}). Not closed after use: closing it would
      * close the shared provider.
      */
     @SuppressWarnings("deprecation") // the constructor Jedis 6 to 8 all have; 7.4+ add one with a flags registry
-    private ClusterCommandExecutor boundedExecutor(ClusterConnectionProvider provider, long deadline) {
+    private ClusterCommandExecutor boundedExecutor(
+            ClusterConnectionProvider provider, long deadline, List<String> keys) {
         return new ClusterCommandExecutor(
                 provider,
                 settings.clusterMaxAttempts,
                 Duration.ofNanos(Math.max(TimeUnit.MILLISECONDS.toNanos(1), deadline - System.nanoTime()))) {
             @Override
             protected <T> T execute(Connection connection, CommandObject<T> command) {
-                return readsBy(connection, deadline, () -> connection.executeCommand(command));
+                return readsBy(connection, deadline, keys.get(0), () -> connection.executeCommand(command));
             }
         };
     }

@@ -8,6 +8,7 @@ import dev.locking.api.LockOptions;
 import dev.locking.api.LockingException;
 import dev.locking.core.LockingModule;
 import dev.locking.testkit.LockingFaultContract;
+import dev.locking.testkit.faults.FaultyProxy;
 import dev.locking.testkit.servers.PrivateRedis;
 import dev.locking.testkit.servers.PrivateStore;
 import dev.locking.testkit.servers.RedisReplicaPair;
@@ -67,6 +68,29 @@ class RedisFaultContractTest extends LockingFaultContract {
     @Override
     protected PrivateStore newStoreOnFakeClock() {
         return PrivateRedis.builder().fakeClock(Duration.ZERO).start();
+    }
+
+    // ------------------------------------------------------------------ a request held past its undo (Redis only)
+
+    @Test
+    void anAcquireHeldByAPartitionUntilAfterItsUndoNeverTakesTheKey() throws Exception {
+        FaultyProxy proxy = proxy();
+        LockingModule locking = moduleThrough(proxy);
+        LockingModule other = directModule();
+        String k = key("k");
+        // The pooled connections go half-open; new ones, the undo's among them, go through.
+        proxy.links().forEach(FaultyProxy.Link::blackHole);
+        assertThrows(LockingException.class, () -> locking.acquire(k, owner("A").timeout(Duration.ofSeconds(1))));
+        Thread.sleep(2_000); // the undo, at once on a fresh connection: nothing is held yet
+        // The held request reaches Redis now, after its undo: it must not take the key.
+        proxy.heal();
+        Thread.sleep(500);
+        try {
+            other.acquire(k, owner("B").timeout(Duration.ofSeconds(10)));
+        } catch (LockingException e) {
+            fail("the acquire held by the partition took " + k + " after its undo, and nobody frees it: " + e);
+        }
+        assertTrue(other.release(k, owner("B")));
     }
 
     // ------------------------------------------------------------------ memory pressure (Redis only)
