@@ -51,10 +51,12 @@ import redis.clients.jedis.resps.ScanResult;
  *
  * A call given a deadline ({@link #eval(LuaScript, List, List, Long)}) waits for a pooled connection
  * only until then (never longer than {@code pool.max-wait}), and on a cluster its redirections and
- * retries stop then too. Not bounded: a script already sent is waited for up to {@code
- * socket-timeout} (giving up on it could leave a lock taken behind the caller's back), a new
- * connection takes up to {@code connect-timeout}, and the one retry of a call whose connection
- * broke (it replays a lost reply) always happens.
+ * retries stop then too. Its script's reply is waited for until then as well, but at least {@link
+ * #READ_FLOOR} and at most {@code socket-timeout}: the call then fails, core undoes it by its grant
+ * id, and the connection it gave up on is ended on the server before that undo. Not bounded: a new
+ * connection takes up to {@code connect-timeout} (and {@code socket-timeout} for its set-up), and
+ * the one retry of a call whose connection broke (it replays a lost reply) happens, after a reply
+ * that did not come in time only while a {@code socket-timeout} still fits before the deadline.
  *
  * <h2>Jedis versions</h2>
  *
