@@ -101,13 +101,24 @@ final class RedisLockingProvider implements LockingProvider {
                     : acquireAcrossSlots(request, groups, deadline);
         } catch (LockingException e) {
             // The caller's time ran out waiting its turn for a connection: to the caller that is a
-            // key not taken in time (a timeout), not a failure of Redis. Nothing was taken.
-            if (deadline == null || !RedisStore.poolBusy(e)) throw e;
+            // key not taken in time (a timeout), not a failure of Redis, when nothing was taken. A
+            // call that may have been granted fails instead, so that core undoes it.
+            if (deadline == null || !RedisStore.poolBusy(e) || mayHaveActed(e)) throw e;
             log.debug("Redis provider {}: {}", registration, e.getMessage());
             return new AcquireResult.Blocked(request.keys().get(0), null, null);
         }
         if (waiter != null && result instanceof AcquireResult.Acquired) tickets.remove(waiter);
         return result;
+    }
+
+    /**
+     * True when a failed acquire may have taken keys: a try before the one that failed broke after
+     * it was sent (its reply lost), or a rollback failed. {@link RedisStore#call} and {@link
+     * #rollbackQuietly} add those failures as suppressed exceptions.
+     */
+    private static boolean mayHaveActed(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) if (t.getSuppressed().length > 0) return true;
+        return false;
     }
 
     /** All keys in one slot (always on a standalone server): one script, one round trip. */

@@ -716,7 +716,14 @@ final class RedisStore implements AutoCloseable {
             Long deadline = deadlines.get();
             if (deadline != null && timedOut(first) && deadline - System.nanoTime() < settings.socketTimeout.toNanos())
                 throw failure(what, first);
-            if (newLocks) checkMemoryPolicyBeforeAcquire();
+            if (newLocks) {
+                try {
+                    checkMemoryPolicyBeforeAcquire();
+                } catch (LockingException e) {
+                    e.addSuppressed(first); // the first try may have acted: see RedisLockingProvider#mayHaveActed
+                    throw e;
+                }
+            }
             try {
                 return operation.apply(client());
             } catch (JedisException e) {
