@@ -16,6 +16,7 @@ record LuaScript(String name, String source, String sha) {
 
     static final LuaScript ACQUIRE = load("acquire.lua");
     static final LuaScript RELEASE = load("release.lua");
+    static final LuaScript UNDO = load("undo.lua");
     static final LuaScript RENEW = load("renew.lua");
     static final LuaScript LEAVE_QUEUE = load("leave-queue.lua");
     static final LuaScript ROLLBACK = load("rollback.lua");

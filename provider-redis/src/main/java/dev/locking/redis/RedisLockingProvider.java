@@ -101,13 +101,24 @@ final class RedisLockingProvider implements LockingProvider {
                     : acquireAcrossSlots(request, groups, deadline);
         } catch (LockingException e) {
             // The caller's time ran out waiting its turn for a connection: to the caller that is a
-            // key not taken in time (a timeout), not a failure of Redis. Nothing was taken.
-            if (deadline == null || !RedisStore.poolBusy(e)) throw e;
+            // key not taken in time (a timeout), not a failure of Redis, when nothing was taken. A
+            // call that may have been granted fails instead, so that core undoes it.
+            if (deadline == null || !RedisStore.poolBusy(e) || mayHaveActed(e)) throw e;
             log.debug("Redis provider {}: {}", registration, e.getMessage());
             return new AcquireResult.Blocked(request.keys().get(0), null, null);
         }
         if (waiter != null && result instanceof AcquireResult.Acquired) tickets.remove(waiter);
         return result;
+    }
+
+    /**
+     * True when a failed acquire may have taken keys: a try before the one that failed broke after
+     * it was sent (its reply lost), or a rollback failed. {@link RedisStore#call} and {@link
+     * #rollbackQuietly} add those failures as suppressed exceptions.
+     */
+    private static boolean mayHaveActed(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) if (t.getSuppressed().length > 0) return true;
+        return false;
     }
 
     /** All keys in one slot (always on a standalone server): one script, one round trip. */
@@ -145,7 +156,7 @@ final class RedisLockingProvider implements LockingProvider {
             for (List<String> group : groups) {
                 Reply reply = runAcquire(request, group, attempt, false, false, deadline);
                 if (!reply.acquired()) {
-                    undo(request, groups, taken);
+                    giveBack(request, groups, taken);
                     return reply.blocked(group);
                 }
                 taken.add(reply);
@@ -158,7 +169,7 @@ final class RedisLockingProvider implements LockingProvider {
                     if (lost != null) {
                         // Its old lease ended before the new one could be set: the owner does not
                         // hold it now, so the call must not report it held until now + lease.
-                        undo(request, groups, taken);
+                        giveBack(request, groups, taken);
                         return new AcquireResult.Blocked(lost, Duration.ZERO, null);
                     }
                 }
@@ -180,7 +191,7 @@ final class RedisLockingProvider implements LockingProvider {
     }
 
     /** Rolls back what this call took and queues a waiter on every key: the call is blocked. */
-    private void undo(AcquireRequest request, List<List<String>> groups, List<Reply> taken) {
+    private void giveBack(AcquireRequest request, List<List<String>> groups, List<Reply> taken) {
         rollback(request, groups, taken);
         taken.clear();
         if (request.waiterId() != null) enqueueEverywhere(request.waiterId(), groups);
@@ -215,7 +226,7 @@ final class RedisLockingProvider implements LockingProvider {
             recordKeys.add(keys.deadlines(key));
         }
         if (index) recordKeys.add(keys.ownerIndex(request.owner()));
-        List<String> args = new ArrayList<>(group.size() + 9);
+        List<String> args = new ArrayList<>(group.size() + 10);
         args.add(Integer.toString(group.size()));
         args.add(marker(request.owner()));
         args.add(request.lease() == null ? "" : Long.toString(leaseMillis(request.lease())));
@@ -225,6 +236,7 @@ final class RedisLockingProvider implements LockingProvider {
         args.add(attempt);
         args.add(leaseOnReentry ? "1" : "0");
         args.add(Long.toString(settings.fencingCounterRetention.toMillis()));
+        args.add(request.grantId());
         args.addAll(group);
         Reply reply = new Reply(store.eval(LuaScript.ACQUIRE, recordKeys, args, deadline));
         if (reply.needsTicket()) takeTicket(waiter);
@@ -298,10 +310,11 @@ final class RedisLockingProvider implements LockingProvider {
         try {
             rollback(request, groups, taken);
         } catch (LockingException e) {
+            // The call fails with cause: core then undoes it by its grant id, in the background until Redis answers.
             cause.addSuppressed(e);
-            log.warn(
-                    "Redis provider {}: could not undo a partly taken cross-slot lock ({}); its keys free themselves"
-                            + " when their lease ends",
+            log.debug(
+                    "Redis provider {}: could not roll back a partly taken cross-slot lock ({}); the failed call is"
+                            + " undone by its grant id",
                     registration,
                     e.getMessage());
         }
@@ -324,6 +337,7 @@ final class RedisLockingProvider implements LockingProvider {
 
     @Override
     public boolean release(List<String> userKeys, String owner) {
+        store.endAbandonedConnections();
         return releaseKeys(userKeys, owner, null) == userKeys.size();
     }
 
@@ -372,6 +386,46 @@ final class RedisLockingProvider implements LockingProvider {
             }
         }
         return freed;
+    }
+
+    /**
+     * Frees the keys {@code owner} holds by a grant of the call {@code grantId} (acquire.lua keeps
+     * it with each key a call takes free, and drops it when another call re-enters the key), one
+     * script per slot group, as a release does: waiters are told, the owner index loses the keys
+     * freed. Idempotent.
+     */
+    @Override
+    public void undo(List<String> userKeys, String owner, String grantId) {
+        // First, so that a script of the call still held back by the network can never run after the undo.
+        store.endAbandonedConnections();
+        String marker = marker(owner);
+        String index = keys.ownerIndex(owner);
+        for (List<String> group : groups(userKeys)) {
+            for (List<String> batch : batches(group)) {
+                List<String> recordKeys = new ArrayList<>(batch.size() * 3 + 1);
+                for (String key : batch) {
+                    recordKeys.add(keys.lock(key));
+                    recordKeys.add(keys.queue(key));
+                    recordKeys.add(keys.deadlines(key));
+                }
+                if (!store.cluster()) recordKeys.add(index);
+                List<String> args = new ArrayList<>(batch.size() + 4);
+                args.add(Integer.toString(batch.size()));
+                args.add(marker);
+                args.add(keys.channel());
+                args.add(grantId);
+                args.addAll(batch);
+                List<?> reply = store.eval(LuaScript.UNDO, recordKeys, args);
+                if (!store.cluster()) continue;
+                // Cluster: the index is in its own slot; its entries go only if they still carry the token freed.
+                List<String> stale = new ArrayList<>();
+                for (int i = 1; i + 1 < reply.size(); i += 2) {
+                    stale.add(batch.get((int) asLong(reply.get(i)) - 1));
+                    stale.add(asString(reply.get(i + 1)));
+                }
+                if (!stale.isEmpty()) store.eval(LuaScript.INDEX_REMOVE, List.of(index), stale);
+            }
+        }
     }
 
     @Override

@@ -13,6 +13,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.BiFunction;
 import java.util.function.Consumer;
 import java.util.function.Function;
+import redis.clients.jedis.BuilderFactory;
 import redis.clients.jedis.CommandArguments;
 import redis.clients.jedis.CommandObject;
 import redis.clients.jedis.Connection;
@@ -36,7 +37,6 @@ import redis.clients.jedis.exceptions.JedisNoScriptException;
 import redis.clients.jedis.executors.ClusterCommandExecutor;
 import redis.clients.jedis.params.ScanParams;
 import redis.clients.jedis.providers.ClusterConnectionProvider;
-import redis.clients.jedis.providers.ConnectionProvider;
 import redis.clients.jedis.providers.PooledConnectionProvider;
 import redis.clients.jedis.resps.ScanResult;
 
@@ -51,10 +51,12 @@ import redis.clients.jedis.resps.ScanResult;
  *
  * A call given a deadline ({@link #eval(LuaScript, List, List, Long)}) waits for a pooled connection
  * only until then (never longer than {@code pool.max-wait}), and on a cluster its redirections and
- * retries stop then too. Not bounded: a script already sent is waited for up to {@code
- * socket-timeout} (giving up on it could leave a lock taken behind the caller's back), a new
- * connection takes up to {@code connect-timeout}, and the one retry of a call whose connection
- * broke (it replays a lost reply) always happens.
+ * retries stop then too. Its script's reply is waited for until then as well, but at least {@link
+ * #READ_FLOOR} and at most {@code socket-timeout}: the call then fails, core undoes it by its grant
+ * id, and the connection it gave up on is ended on the server before that undo. Not bounded: a new
+ * connection takes up to {@code connect-timeout} (and {@code socket-timeout} for its set-up), and
+ * the one retry of a call whose connection broke (it replays a lost reply) happens, after a reply
+ * that did not come in time only while a {@code socket-timeout} still fits before the deadline.
  *
  * <h2>Jedis versions</h2>
  *
@@ -68,6 +70,11 @@ final class RedisStore implements AutoCloseable {
     private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(RedisStore.class);
     /** What a deadline adds to an attempt's budget: a zero budget still gets a round trip. */
     static final Duration GRACE = Duration.ofMillis(100);
+    /**
+     * The least a bounded call waits for a reply (when {@code socket-timeout} allows): a reply that
+     * takes longer than the caller's time left, and this, fails the call, which core then undoes.
+     */
+    static final Duration READ_FLOOR = Duration.ofMillis(500);
 
     private final RedisSettings settings;
     private final String registration;
@@ -87,6 +94,16 @@ final class RedisStore implements AutoCloseable {
     private static final long POLICY_RECHECK_NANOS = TimeUnit.SECONDS.toNanos(1);
 
     private final Object policyLock = new Object();
+    /** The server's id of each pooled connection an acquire ran on (see {@link #clientId}). */
+    private final Map<Connection, Long> clientIds =
+            java.util.Collections.synchronizedMap(new java.util.WeakHashMap<>());
+
+    /** A connection an acquire gave up on: its server id, and a key of the script for a cluster's node. */
+    private record Abandoned(String sampleKey, long clientId) {}
+
+    /** Connections to end on the server before the next undo or release ({@link #endAbandonedConnections}). */
+    private final Set<Abandoned> abandoned = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
     /** Set when a connection is opened anew (start, reconnect) and the memory policy not read since. */
     private volatile boolean policyCheckDue = true;
     /** Why new locks are refused now (an evicting policy with on-evicting-policy = refuse), or null. */
@@ -186,8 +203,19 @@ final class RedisStore implements AutoCloseable {
      * one constructor with that behaviour that Jedis 6 to 8 all have.
      */
     private static final class ServerClient extends UnifiedJedis {
-        ServerClient(ConnectionProvider provider) {
+        final BoundedPooledProvider provider;
+
+        ServerClient(BoundedPooledProvider provider) {
             super(provider, RedisProtocol.RESP2);
+            this.provider = provider;
+        }
+
+        CommandObject<Object> evalshaCommand(String sha, List<String> keys, List<String> args) {
+            return commandObjects.evalsha(sha, keys, args);
+        }
+
+        CommandObject<String> scriptLoadCommand(String source) {
+            return commandObjects.scriptLoad(source);
         }
     }
 
@@ -335,11 +363,12 @@ final class RedisStore implements AutoCloseable {
         Long outer = deadlines.get();
         deadlines.set(deadline);
         try {
-            return call("run " + script.name(), jedis -> {
+            return call("run " + script.name(), script == LuaScript.ACQUIRE, jedis -> {
+                if (jedis instanceof ServerClient server) return evalBounded(server, script, keys, args, deadline);
                 ClusterConnectionProvider provider = clusterProvider;
                 if (provider == null || !(jedis instanceof ClusterClient cluster))
                     return evalOn(jedis, script, keys, args);
-                ClusterCommandExecutor executor = boundedExecutor(provider, deadline);
+                ClusterCommandExecutor executor = boundedExecutor(provider, deadline, keys);
                 Object reply;
                 try {
                     reply = executor.executeCommand(cluster.evalshaCommand(script.sha(), keys, args));
@@ -355,16 +384,122 @@ final class RedisStore implements AutoCloseable {
         }
     }
 
+    /** A script on one pooled connection of a server, its reply waited for only until the deadline. */
+    private List<?> evalBounded(
+            ServerClient server, LuaScript script, List<String> keys, List<String> args, long deadline) {
+        try (Connection connection = server.provider.getConnection()) {
+            return readsBy(connection, deadline, keys.get(0), () -> {
+                Object reply;
+                try {
+                    reply = connection.executeCommand(server.evalshaCommand(script.sha(), keys, args));
+                } catch (JedisNoScriptException e) {
+                    connection.executeCommand(server.scriptLoadCommand(script.source()));
+                    reply = connection.executeCommand(server.evalshaCommand(script.sha(), keys, args));
+                }
+                return asList(reply);
+            });
+        }
+    }
+
     /**
-     * Jedis's own cluster executor, with the retries' total duration cut to the deadline. Not
-     * closed after use: closing it would close the shared provider.
+     * Runs {@code reading} with the socket timeout of {@code connection} cut to the time left before
+     * {@code deadline}, but never below {@link #READ_FLOOR} (a round trip to a healthy server under
+     * load; a call that does not wait has only {@link #GRACE}), then puts the configured timeout back
+     * before the connection returns to its pool. A script abandoned this way may still run: the call
+     * fails, and core undoes it by its grant id. Its connection is remembered, to be ended on the
+     * server before that undo ({@link #endAbandonedConnections}).
+     *
+     * @param sampleKey a key of the script, for the node of a cluster that serves it
+     */
+    private <T> T readsBy(
+            Connection connection, long deadline, String sampleKey, java.util.function.Supplier<T> reading) {
+        int normal = (int) settings.socketTimeout.toMillis();
+        long left = TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
+        int bounded = (int) Math.min(normal, Math.max(READ_FLOOR.toMillis(), left));
+        boolean cut = bounded < normal;
+        if (cut) connection.setSoTimeout(bounded);
+        try {
+            long id = clientId(connection);
+            try {
+                return reading.get();
+            } catch (JedisConnectionException e) {
+                if (id >= 0) abandoned.add(new Abandoned(sampleKey, id));
+                throw e;
+            }
+        } finally {
+            if (cut && !connection.isBroken()) {
+                try {
+                    connection.setSoTimeout(normal);
+                } catch (JedisException e) {
+                    // Marked broken: its pool drops it instead of lending it with the short timeout.
+                }
+            }
+        }
+    }
+
+    /** The server's id of {@code connection} (CLIENT ID), asked on its first acquire; -1 when refused (an ACL). */
+    private long clientId(Connection connection) {
+        Long id = clientIds.get(connection);
+        if (id != null) return id;
+        try {
+            id = connection.executeCommand(
+                    new CommandObject<>(new CommandArguments(Protocol.Command.CLIENT).add("ID"), BuilderFactory.LONG));
+        } catch (JedisDataException e) {
+            id = -1L;
+        }
+        clientIds.put(connection, id);
+        return id;
+    }
+
+    /**
+     * Ends on the server every connection an acquire gave up on while its script was sent and not
+     * answered ({@code CLIENT KILL ID}). A partition may hold such a script back and deliver it
+     * after the call's undo has run, when it would take the keys again for a caller who got an
+     * exception; a connection ended first runs nothing more (Redis runs one command at a time, so
+     * the script ran before, and the undo frees it, or never runs). Called before every undo and
+     * release; nothing to do unless an acquire was abandoned.
+     *
+     * @throws LockingException when Redis cannot be reached (the undo fails, and is retried)
+     */
+    void endAbandonedConnections() {
+        for (Abandoned connection : List.copyOf(abandoned)) {
+            String id = Long.toString(connection.clientId());
+            try {
+                call(
+                        "end a connection an acquire gave up on (CLIENT KILL ID)",
+                        jedis -> cluster()
+                                ? jedis.sendCommand(connection.sampleKey(), Protocol.Command.CLIENT, "KILL", "ID", id)
+                                : jedis.sendCommand(Protocol.Command.CLIENT, "KILL", "ID", id));
+            } catch (LockingException e) {
+                if (!(e.getCause() instanceof JedisDataException)) throw e;
+                if (warned.add("client kill"))
+                    log.warn(
+                            "Redis provider {}: Redis refused CLIENT KILL ({}); a request that a network partition"
+                                    + " delivers after the undo of its failed acquire may take its keys again",
+                            registration,
+                            e.getCause().getMessage());
+            }
+            abandoned.remove(connection);
+        }
+    }
+
+    /**
+     * Jedis's own cluster executor, with the retries' total duration cut to the deadline and each
+     * reply waited for only until then ({@link #readsBy}). Not closed after use: closing it would
+     * close the shared provider.
      */
     @SuppressWarnings("deprecation") // the constructor Jedis 6 to 8 all have; 7.4+ add one with a flags registry
-    private ClusterCommandExecutor boundedExecutor(ClusterConnectionProvider provider, long deadline) {
+    private ClusterCommandExecutor boundedExecutor(
+            ClusterConnectionProvider provider, long deadline, List<String> keys) {
         return new ClusterCommandExecutor(
                 provider,
                 settings.clusterMaxAttempts,
-                Duration.ofNanos(Math.max(TimeUnit.MILLISECONDS.toNanos(1), deadline - System.nanoTime())));
+                Duration.ofNanos(Math.max(TimeUnit.MILLISECONDS.toNanos(1), deadline - System.nanoTime()))) {
+            @Override
+            protected <T> T execute(Connection connection, CommandObject<T> command) {
+                return readsBy(connection, deadline, keys.get(0), () -> connection.executeCommand(command));
+            }
+        };
     }
 
     /**
@@ -457,7 +592,7 @@ final class RedisStore implements AutoCloseable {
      * @return the script's table, or its single value as a one-element list
      */
     List<?> eval(LuaScript script, List<String> keys, List<String> args) {
-        return call("run " + script.name(), jedis -> evalOn(jedis, script, keys, args));
+        return call("run " + script.name(), script == LuaScript.ACQUIRE, jedis -> evalOn(jedis, script, keys, args));
     }
 
     private static List<?> evalOn(UnifiedJedis jedis, LuaScript script, List<String> keys, List<String> args) {
@@ -558,6 +693,15 @@ final class RedisStore implements AutoCloseable {
      * drop the idle ones and try once more. Every script is safe to repeat (see acquire.lua).
      */
     <T> T call(String what, Function<UnifiedJedis, T> operation) {
+        return call(what, false, operation);
+    }
+
+    /**
+     * As {@link #call(String, Function)}; {@code newLocks}: the operation takes locks, so its retry
+     * on a fresh connection reads the memory policy first (the server behind it may be another one,
+     * or reconfigured) and fails instead when new locks are refused.
+     */
+    private <T> T call(String what, boolean newLocks, Function<UnifiedJedis, T> operation) {
         try {
             T result = operation.apply(client());
             afterReply.accept(what);
@@ -567,6 +711,19 @@ final class RedisStore implements AutoCloseable {
             // configuration: the memory policy is read again before the next new lock.
             policyCheckDue = true;
             clearIdleConnections();
+            // A reply that did not come in time is no stale pooled connection: a bounded call retries
+            // it only while a fresh connection's set-up (up to socket-timeout) still fits before its deadline.
+            Long deadline = deadlines.get();
+            if (deadline != null && timedOut(first) && deadline - System.nanoTime() < settings.socketTimeout.toNanos())
+                throw failure(what, first);
+            if (newLocks) {
+                try {
+                    checkMemoryPolicyBeforeAcquire();
+                } catch (LockingException e) {
+                    e.addSuppressed(first); // the first try may have acted: see RedisLockingProvider#mayHaveActed
+                    throw e;
+                }
+            }
             try {
                 return operation.apply(client());
             } catch (JedisException e) {
@@ -576,6 +733,12 @@ final class RedisStore implements AutoCloseable {
         } catch (JedisException e) {
             throw failure(what, e);
         }
+    }
+
+    private static boolean timedOut(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause())
+            if (t instanceof java.net.SocketTimeoutException) return true;
+        return false;
     }
 
     private void clearIdleConnections() {

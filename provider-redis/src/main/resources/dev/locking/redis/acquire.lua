@@ -1,14 +1,16 @@
 -- Takes every key of one call, or none, in one atomic step (a Lua script runs alone on the
 -- server). Per user key i the caller passes four record keys in one cluster slot:
 --   KEYS[4i-3] lock (hash o=owner marker, t=fencing token, r=attempt id of the last grant,
---              n=attempt id that created it, dropped on re-entry; PEXPIRE = the lease)
+--              n=grant id of the call that took it free, dropped on re-entry by another call,
+--              for undo.lua; PEXPIRE = the lease)
 --   KEYS[4i-2] fencing counter, KEYS[4i-1] queue (zset waiter -> ticket),
 --   KEYS[4i]   waiter deadlines (zset waiter -> ms after which the entry is dead)
 -- KEYS[4n+1], when present, is the owner index (hash user key -> token, and "" -> "" while it has
 -- an expiry: see the end), kept in the same step.
 -- ARGV: n, owner marker ("a" = anonymous, "o:<owner>"), lease ms or "", waiter id or "",
 --   ticket or "", waiter entry lifetime ms, attempt id, "1" to apply the lease on re-entry,
---   fencing counter retention ms ("0" = keep), then the n user keys.
+--   fencing counter retention ms ("0" = keep), grant id (the caller's call, the same on each of
+--   its attempts), then the n user keys.
 -- Returns {1, now ms, shortest remaining ms or -1, token1, new1, token2, new2, ...} when taken,
 -- {0, index of the blocked key, its remaining ms or -1, head waiter or "", 1 if a ticket is needed}.
 local n = tonumber(ARGV[1])
@@ -19,6 +21,7 @@ local ticket = ARGV[5]
 local attempt = ARGV[7]
 local leaseOnReentry = ARGV[8] == '1'
 local fenceExpires = ARGV[9] ~= '0'
+local grant = ARGV[10]
 local index = KEYS[4 * n + 1]
 
 -- The store's clock decides expiry and floors fencing tokens (see below).
@@ -27,25 +30,25 @@ local seconds, micros = tonumber(time[1]), tonumber(time[2])
 local nowMs = seconds * 1000 + (micros - micros % 1000) / 1000
 local nowUs = seconds * 1000000 + micros
 
--- One read per lock gives both its holder and the attempt that last took it.
-local holders, replay = {}, true
+-- One read per lock gives its holder, the attempt that last took it and the call that took it free.
+local holders, grants, replay = {}, {}, true
 for i = 1, n do
-  local fields = redis.call('HMGET', KEYS[4 * i - 3], 'o', 'r')
+  local fields = redis.call('HMGET', KEYS[4 * i - 3], 'o', 'r', 'n')
   holders[i] = fields[1]
+  grants[i] = fields[3]
   if fields[2] ~= attempt then replay = false end
 end
 
 -- A reply lost on a dropped connection is retried with the same attempt id: answer it again
 -- instead of treating our own lock as someone else's. "new" must be answered as the first run did
--- (the lock was created by this attempt), or a rollback of the call would leave the key held.
+-- (the lock was taken free by this call), or a rollback of the call would leave the key held.
 if replay then
   local result = {1, nowMs, -1}
   for i = 1, n do
     local ttl = redis.call('PTTL', KEYS[4 * i - 3])
     if ttl >= 0 and (result[3] < 0 or ttl < result[3]) then result[3] = ttl end
-    local fields = redis.call('HMGET', KEYS[4 * i - 3], 't', 'n')
-    result[#result + 1] = tonumber(fields[1])
-    result[#result + 1] = fields[2] == attempt and 1 or 0
+    result[#result + 1] = tonumber(redis.call('HGET', KEYS[4 * i - 3], 't'))
+    result[#result + 1] = grants[i] == grant and 1 or 0
   end
   return result
 end
@@ -157,10 +160,11 @@ for i = 1, n do
   -- A lock record always carries its holder, so no holder means no record: the lock is new.
   local isNew = not holders[i]
   if isNew then
-    redis.call('HSET', lock, 'o', marker, 't', token, 'r', attempt, 'n', attempt)
+    redis.call('HSET', lock, 'o', marker, 't', token, 'r', attempt, 'n', grant)
   else
     redis.call('HSET', lock, 'o', marker, 't', token, 'r', attempt)
-    redis.call('HDEL', lock, 'n')
+    -- Re-entered by another call, which counts on it: undoing the first call must not free it.
+    if grants[i] and grants[i] ~= grant then redis.call('HDEL', lock, 'n') end
   end
   -- Re-entry keeps the remaining lease unless a new one is given: never turns a lease permanent.
   -- The remaining ms are known without asking, except on a re-entry that keeps its lease (a lease
@@ -197,7 +201,7 @@ if index then
     entries[2] = ''
   end
   for i = 1, n do
-    entries[#entries + 1] = ARGV[9 + i]
+    entries[#entries + 1] = ARGV[10 + i]
     entries[#entries + 1] = tokens[i]
   end
   for from = 1, #entries, 200 do

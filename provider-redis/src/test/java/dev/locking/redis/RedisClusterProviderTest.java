@@ -82,6 +82,47 @@ class RedisClusterProviderTest {
     }
 
     @Test
+    void undoFreesWhatItsCallTookInEverySlotAndItsIndexEntries() {
+        RedisClusterServer cluster = RedisClusterServer.shared();
+        try (RedisLockingProvider provider = context(cluster).open()) {
+            RedisKeys keys = provider.keys();
+            List<String> sorted = List.of("undo-a", "undo-b", "undo-c", "undo-d", "undo-e").stream()
+                    .sorted(java.util.Comparator.comparingInt(keys::slot))
+                    .toList();
+            String kept = sorted.get(0), first = sorted.get(2), last = sorted.get(4);
+            assertNotEquals(keys.slot(first), keys.slot(last));
+            assertInstanceOf(
+                    AcquireResult.Acquired.class,
+                    provider.tryAcquire(new AcquireRequest(List.of(kept), "A", null, null, null, "g0")));
+            // One call across three slots: kept re-entered (A counts on it from g0), first and last taken free.
+            assertInstanceOf(
+                    AcquireResult.Acquired.class,
+                    provider.tryAcquire(new AcquireRequest(List.of(kept, first, last), "A", null, null, null, "g1")));
+
+            provider.undo(List.of(kept, first, last), "A", "g1");
+            provider.undo(List.of(kept, first, last), "A", "g1"); // idempotent
+            for (String key : List.of(first, last)) {
+                try (Jedis node = RedisClusterServer.connect(masterOf(cluster, keys.lock(key)))) {
+                    assertFalse(node.exists(keys.lock(key)), key + " was taken free by g1: freed");
+                }
+            }
+            assertEquals(
+                    List.of(kept),
+                    provider.list("A", 10).orElseThrow().stream()
+                            .map(dev.locking.spi.HeldLock::key)
+                            .toList());
+            String index = keys.ownerIndex("A");
+            try (Jedis node = RedisClusterServer.connect(masterOf(cluster, index))) {
+                assertEquals(java.util.Set.of(kept), node.hkeys(index), "the index lost the keys undone");
+            }
+            assertTrue(provider.release(List.of(kept), "A"));
+            try (Jedis node = RedisClusterServer.connect(masterOf(cluster, index))) {
+                assertFalse(node.exists(index));
+            }
+        }
+    }
+
+    @Test
     void crossSlotAcquireRollsBackEarlierSlotsAndKeepsReenteredLocks() {
         RedisClusterServer cluster = RedisClusterServer.shared();
         TestContext context = context(cluster);

@@ -292,6 +292,51 @@ class RedisProviderTest {
         assertEquals(2, provider.releaseAll("A"));
     }
 
+    private static AcquireRequest call(List<String> keys, String owner, String waiter, String grantId) {
+        return new AcquireRequest(keys, owner, null, waiter, null, grantId);
+    }
+
+    @Test
+    void undoFreesExactlyTheKeysItsCallTookFreeAndTellsTheirWaiters() throws InterruptedException {
+        acquired(provider.tryAcquire(call(List.of("u1"), "A", null, "g0")));
+        // One call: u1 re-entered (A counts on it from g0), u2 taken free; u3 is someone else's.
+        acquired(provider.tryAcquire(call(List.of("u1", "u2"), "A", null, "g1")));
+        acquired(provider.tryAcquire(call(List.of("u3"), "B", null, "g3")));
+        blocked(provider.tryAcquire(call(List.of("u2"), "W", "w1", "gw")));
+        RedisServerWait.until(() -> provider.subscriber().subscribed(), "the subscription");
+        context.released.clear();
+
+        provider.undo(List.of("u1", "u2", "u3"), "A", "g1");
+        assertFalse(raw.exists(provider.keys().lock("u2")), "taken free by g1: freed");
+        assertEquals("u2", context.released.poll(10, TimeUnit.SECONDS), "its waiter is told, as on a release");
+        assertEquals(List.of("u1"), keysOf(listed(provider, "A")), "the index keeps what A still holds");
+        blocked(provider.tryAcquire(take(List.of("u1"), "C")));
+        blocked(provider.tryAcquire(take(List.of("u3"), "C")));
+
+        // Idempotent, and a re-entry by another call forgot g0: undoing g0 frees nothing either.
+        provider.undo(List.of("u1", "u2", "u3"), "A", "g1");
+        provider.undo(List.of("u1"), "A", "g0");
+        provider.undo(List.of("u3"), "A", "g3");
+        assertEquals(List.of("u1"), keysOf(listed(provider, "A")));
+        assertEquals(List.of("u3"), keysOf(listed(provider, "B")), "another owner's key is never undone");
+        provider.leaveQueue(List.of("u2"), "w1");
+
+        // Attempts of one call keep its grant id; an anonymous lock is undone too, and no index is left.
+        acquired(provider.tryAcquire(call(List.of("u4"), "A", null, "g4")));
+        acquired(provider.tryAcquire(call(List.of("u4"), "A", null, "g4")));
+        acquired(provider.tryAcquire(call(List.of("u5"), null, null, "g5")));
+        provider.undo(List.of("u4"), "A", "g4");
+        provider.undo(List.of("u5"), null, "g5");
+        assertFalse(raw.exists(provider.keys().lock("u4")));
+        assertFalse(raw.exists(provider.keys().lock("u5")));
+        assertFalse(raw.exists(provider.keys().ownerIndex(null)), "no anonymous lock left, no index");
+
+        assertTrue(provider.release(List.of("u1"), "A"));
+        assertTrue(provider.release(List.of("u3"), "B"));
+        assertFalse(raw.exists(provider.keys().ownerIndex("A")));
+        assertFalse(raw.exists(provider.keys().ownerIndex("B")));
+    }
+
     @Test
     void ownerIndexFollowsWhatIsHeldAndNeverShowsItsKeeper() {
         String index = provider.keys().ownerIndex("A");
