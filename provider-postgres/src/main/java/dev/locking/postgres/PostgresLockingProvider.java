@@ -193,8 +193,9 @@ final class PostgresLockingProvider implements LockingProvider {
     public AcquireResult tryAcquire(AcquireRequest request) {
         List<String> keys = request.keys();
         String waiterId = request.waiterId();
-        // Stored with the grant: a retry after a lost reply finds its own grant instead of "held".
-        String grant = UUID.randomUUID().toString();
+        // Stored with each key taken free: a retry after a lost reply finds its own grant instead
+        // of "held", and undo frees by it what the call took when its caller never learnt of it.
+        String grant = request.grantId();
         // A caller with time to wait (its first attempt comes without a waiter id) is bounded as a
         // waiting one: nothing of its attempt may run past its deadline by more than the slack.
         boolean waiting = waiterId != null
@@ -360,6 +361,25 @@ final class PostgresLockingProvider implements LockingProvider {
                         return single(ps, limits).getInt(1);
                     }
                 });
+    }
+
+    /**
+     * Frees what the call {@code grantId} took and its caller never learnt of: each key the call
+     * took while it was free and no other call of {@code owner} re-entered since (the row names the
+     * call, see locking_undo). Idempotent; every key it frees is announced on the channel, as a
+     * release announces it, so waiters everywhere try again.
+     */
+    @Override
+    public void undo(List<String> keys, String owner, String grantId) {
+        call("undo of a failed call on " + describe(keys), Bounds.NONE, (c, limits) -> {
+            try (PreparedStatement ps = prepare(c, limits.sql().undo)) {
+                ps.setArray(1, textArray(c, keys));
+                ps.setString(2, owner);
+                ps.setString(3, grantId);
+                ps.setInt(4, limits.lockMillis());
+                return single(ps, limits).getInt(1);
+            }
+        });
     }
 
     @Override
