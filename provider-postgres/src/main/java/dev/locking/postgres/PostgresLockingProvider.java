@@ -694,7 +694,10 @@ final class PostgresLockingProvider implements LockingProvider {
                 if (manual) connection.commit();
                 return result;
             } catch (SQLException | RuntimeException e) {
-                if (manual) rollbackQuietly(connection);
+                // A connection the watchdog aborted is closed: the pool must not hand it out again.
+                if (e instanceof Abandoned && dataSource instanceof HikariDataSource hikari)
+                    hikari.evictConnection(connection);
+                else if (manual) rollbackQuietly(connection);
                 throw e;
             }
         }
@@ -848,21 +851,31 @@ final class PostgresLockingProvider implements LockingProvider {
 
     private <T> T timed(PreparedStatement ps, Limits limits, Execution<T> execution) throws SQLException {
         timeouts.watch(ps, limits.queryMillis());
-        boolean watchdogCancelled = false;
+        StatementWatchdog.Outcome outcome = null;
         try {
-            return execution.run(ps);
+            T result = execution.run(ps);
+            outcome = timeouts.done();
+            // Answered in the very instant its connection was given up: the connection is closed.
+            if (outcome == StatementWatchdog.Outcome.ABANDONED) throw new Abandoned(limits.queryMillis(), null);
+            return result;
+        } catch (Abandoned e) {
+            throw e;
         } catch (SQLException e) {
-            watchdogCancelled = timeouts.done();
+            if (outcome == null) outcome = timeouts.done();
+            // Neither an answer nor the cancel's: the connection was dropped, the effect is unknown.
+            if (outcome == StatementWatchdog.Outcome.ABANDONED) throw new Abandoned(limits.queryMillis(), e);
             // Cancelled, and not by the watchdog: the server's own statement_timeout, set on the
             // database or role. From now on every call turns it off first; this one is retried
             // (a cancelled statement changed nothing).
-            if ("57014".equals(e.getSQLState()) && !watchdogCancelled && !limits.sql().guarded) {
+            if ("57014".equals(e.getSQLState())
+                    && outcome != StatementWatchdog.Outcome.CANCELLED
+                    && !limits.sql().guarded) {
                 guardAgainstServerTimeouts("a call was cancelled by the server, not by the provider");
                 throw new CancelledByServerTimeout(e);
             }
             throw e;
         } finally {
-            if (!watchdogCancelled) timeouts.done();
+            if (outcome == null) timeouts.done();
         }
     }
 
@@ -872,6 +885,25 @@ final class PostgresLockingProvider implements LockingProvider {
 
         CancelledByServerTimeout(SQLException cause) {
             super(cause.getMessage(), cause.getSQLState(), cause);
+        }
+    }
+
+    /**
+     * A statement that answered neither in its time nor to its cancel, whose connection the
+     * watchdog aborted (see {@link StatementWatchdog}): a lost connection (SQL state 08006), whose
+     * statement may or may not have taken effect on the server.
+     */
+    private static final class Abandoned extends SQLException {
+        private static final long serialVersionUID = 1L;
+        final long queryMillis;
+
+        Abandoned(long queryMillis, SQLException cause) {
+            super(
+                    "no answer within " + queryMillis + " ms, nor to the cancel request within "
+                            + StatementWatchdog.ABANDON_AFTER_CANCEL_MILLIS + " ms",
+                    "08006",
+                    cause);
+            this.queryMillis = queryMillis;
         }
     }
 
@@ -921,6 +953,14 @@ final class PostgresLockingProvider implements LockingProvider {
     private LockingException failure(String what, SQLException e, Limits limits, Bounds bounds) {
         String state = e.getSQLState() == null ? "" : e.getSQLState();
         String prefix = label + " (locking-postgres): " + what + " failed: ";
+        if (e instanceof Abandoned a)
+            return new LockingException(
+                    prefix + "PostgreSQL at " + where() + " answered neither within " + a.queryMillis + " ms nor"
+                            + " to the cancel request, so the connection was dropped: a half-open connection (a"
+                            + " network partition, a firewall that drops packets) or a hung database host. Whether"
+                            + " the call took effect is unknown; a failed acquire is undone in the background. The"
+                            + " call can be retried.",
+                    e);
         if (PostgresErrors.explain(e) != null) return new LockingException(prefix + PostgresErrors.explain(e), e);
         switch (state) {
             case "42883", "42P01", "3F000" -> {
