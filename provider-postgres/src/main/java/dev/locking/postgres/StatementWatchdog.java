@@ -69,7 +69,8 @@ final class StatementWatchdog implements AutoCloseable {
         ABANDONED
     }
 
-    private static final int WATCHING = 0, CANCELLED = 1, ABANDONED = 2, DONE = 3;
+    /** The states of a watched statement: its cancel is first due, then under way. */
+    private static final int WATCHING = 0, CANCEL_DUE = 1, CANCELLING = 2, ABANDONED = 3, DONE = 4;
 
     private static final class Watched {
         final Statement statement;
@@ -130,9 +131,12 @@ final class StatementWatchdog implements AutoCloseable {
      */
     Outcome done() {
         Watched w = running.remove(Thread.currentThread());
-        if (w == null || w.state.compareAndSet(WATCHING, DONE)) return Outcome.FINISHED;
-        if (w.state.get() == CANCELLED) {
-            // Cancelled: the connection serves again only once the cancel is confirmed.
+        // Finished in time, or before its cancel was sent: a cancel never sent cannot hit the
+        // connection's next statement.
+        if (w == null || w.state.compareAndSet(WATCHING, DONE) || w.state.compareAndSet(CANCEL_DUE, DONE))
+            return Outcome.FINISHED;
+        if (w.state.get() == CANCELLING) {
+            // The connection serves again only once the server confirmed the cancel.
             long left = w.deadlineNanos - System.nanoTime();
             boolean confirmed = false;
             try {
@@ -140,8 +144,8 @@ final class StatementWatchdog implements AutoCloseable {
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }
-            if (confirmed && w.state.compareAndSet(CANCELLED, DONE)) return Outcome.CANCELLED;
-            w.state.compareAndSet(CANCELLED, ABANDONED);
+            if (confirmed && w.state.compareAndSet(CANCELLING, DONE)) return Outcome.CANCELLED;
+            w.state.compareAndSet(CANCELLING, ABANDONED);
         }
         // Abandoned, by the watchdog or just now: the connection must be closed before the caller
         // gives it back to its pool (aborting twice is harmless).
@@ -166,10 +170,11 @@ final class StatementWatchdog implements AutoCloseable {
             long now = System.nanoTime();
             for (Watched w : running.values()) {
                 if (now - w.deadlineNanos < 0) continue;
-                if (w.state.get() == WATCHING) {
+                int state = w.state.get();
+                if (state == WATCHING) {
                     w.deadlineNanos = now + TimeUnit.MILLISECONDS.toNanos(ABANDON_AFTER_CANCEL_MILLIS);
-                    if (w.state.compareAndSet(WATCHING, CANCELLED)) cancelLater(w);
-                } else if (w.state.compareAndSet(CANCELLED, ABANDONED)) {
+                    if (w.state.compareAndSet(WATCHING, CANCEL_DUE)) cancelLater(w);
+                } else if ((state == CANCEL_DUE || state == CANCELLING) && w.state.compareAndSet(state, ABANDONED)) {
                     log.debug(
                             "{}: a statement did not answer its cancel within {} ms; aborting its connection",
                             label,
@@ -184,8 +189,8 @@ final class StatementWatchdog implements AutoCloseable {
         try {
             cancels.execute(() -> {
                 try {
-                    // Abandoned meanwhile (its connection aborted): nothing left to cancel.
-                    if (w.state.get() == CANCELLED) cancel(w.statement);
+                    // Finished meanwhile, or abandoned (its connection aborted): nothing to cancel.
+                    if (w.state.compareAndSet(CANCEL_DUE, CANCELLING)) cancel(w.statement);
                 } finally {
                     w.cancelConfirmed.countDown();
                 }
