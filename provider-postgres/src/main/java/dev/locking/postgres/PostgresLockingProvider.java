@@ -404,8 +404,8 @@ final class PostgresLockingProvider implements LockingProvider {
     }
 
     /**
-     * Removes up to {@code batch} expired lock rows and as many dead queue entries; the larger of the
-     * two counts. A queue entry without a staleness of its own (a waiter for several keys) counts as
+     * Removes up to {@code batch} expired lock rows, as many dead queue entries, and as many records
+     * of undone calls older than a day (see locking_undone); the largest of the three counts. A queue entry without a staleness of its own (a waiter for several keys) counts as
      * dead after ten times waiter-expiry, at least a minute: another registration on the schema may
      * have a longer waiter-expiry.
      */
@@ -416,9 +416,10 @@ final class PostgresLockingProvider implements LockingProvider {
                 ps.setInt(1, batch);
                 ps.setLong(2, staleMillis);
                 ps.setInt(3, batch);
+                ps.setInt(4, batch);
                 try (ResultSet rs = timed(ps, limits, PreparedStatement::executeQuery)) {
                     rs.next();
-                    return Math.max(rs.getInt(1), rs.getInt(2));
+                    return Math.max(Math.max(rs.getInt(1), rs.getInt(2)), rs.getInt(3));
                 }
             }
         });

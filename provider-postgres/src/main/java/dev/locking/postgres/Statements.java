@@ -22,7 +22,7 @@ final class Statements {
     final String renew;
     final String leaveQueue;
     final String schemaPresent;
-    /** Removes expired lock rows and dead queue entries, a batch of each. */
+    /** Removes expired lock rows, dead queue entries and old records of undone calls, a batch of each. */
     final String cleanup;
     /** The server's statement_timeout and idle_in_transaction_session_timeout for this session. */
     final String serverTimeouts;

@@ -130,6 +130,25 @@ class PostgresUndoTest {
     }
 
     @Test
+    @DisplayName("an attempt of an undone call that reaches the server only after the undo takes nothing")
+    void lateAttemptOfAnUndoneCallTakesNothing() {
+        String one = key("one"), a = key("a"), b = key("b");
+        String call = grant(), multiKeyCall = grant();
+        // The undo ran first: the request had not arrived yet (held up in a half-open connection).
+        provider.undo(List.of(one), "A", call);
+        provider.undo(List.of(a, b), null, multiKeyCall);
+
+        assertInstanceOf(AcquireResult.Blocked.class, acquire(List.of(one), "A", null, call));
+        assertInstanceOf(AcquireResult.Blocked.class, acquire(List.of(a, b), null, null, multiKeyCall));
+        assertFree(one);
+        assertFree(a);
+        assertFree(b);
+        // Other calls are not affected.
+        assertInstanceOf(AcquireResult.Acquired.class, acquire(List.of(one), "A", null, grant()));
+        assertTrue(provider.release(List.of(one), "A"));
+    }
+
+    @Test
     @DisplayName(
             "a retry of the same call recognises its grant, and undo still frees it; a new owner's grant is not undone")
     void undoOfALaterHolderFreesNothing() {

@@ -1,4 +1,4 @@
--- The schema of the locking-postgres provider: two tables, two sequences and the plpgsql functions
+-- The schema of the locking-postgres provider: three tables, two sequences and the plpgsql functions
 -- every lock operation calls. Flyway runs this script with its own history table in the provider's
 -- own schema (see PostgresMigrations); ${flyway:defaultSchema} is that schema, and every name is
 -- qualified with it because the functions run with the caller's search_path.
@@ -73,6 +73,16 @@ CREATE TABLE "${flyway:defaultSchema}".locking_waiter (
 
 CREATE INDEX locking_waiter_queue_idx ON "${flyway:defaultSchema}".locking_waiter (lock_id, ticket);
 CREATE INDEX locking_waiter_waiter_idx ON "${flyway:defaultSchema}".locking_waiter (waiter_id);
+
+-- Calls undone by locking_undo: their caller got an error and will never use the keys. An attempt
+-- of such a call can still reach the server after the undo (a request held up in a half-open
+-- connection and delivered when the network heals), and must not take anything then: it would
+-- hold its keys with nobody to release them. The cleanup removes entries older than a day, far
+-- beyond the time a TCP connection keeps retransmitting a request (about 15 minutes on Linux).
+CREATE TABLE "${flyway:defaultSchema}".locking_undone (
+    grant_id text PRIMARY KEY,
+    undone_at timestamptz NOT NULL
+);
 
 -- Every lock operation is one of the functions below, called as one statement: one round trip,
 -- one transaction that commits when the statement ends. Nothing here holds anything across calls;
@@ -187,6 +197,12 @@ BEGIN
     PERFORM "${flyway:defaultSchema}".locking_serialise(p_keys, p_lock_timeout_ms);
     v_now := clock_timestamp();
     granted := false;
+
+    -- An attempt of a call already undone, arriving late: its caller is gone; take nothing.
+    IF EXISTS (SELECT 1 FROM "${flyway:defaultSchema}".locking_undone u WHERE u.grant_id = p_grant) THEN
+        blocked_key := p_keys[1];
+        RETURN;
+    END IF;
 
     -- A retry of a call whose attempt already committed: report the same grant.
     IF p_grant IS NOT NULL THEN
@@ -332,12 +348,14 @@ BEGIN
         END IF;
         v_now := clock_timestamp();
         -- Inserts when nobody else is first in line (a fresh head: a stale one goes the general
-        -- way), and replaces an existing row only if its lease has run out. A live row, held by
-        -- anyone, is left alone and the statement returns nothing.
+        -- way) and the call was not undone (see locking_undone; the general way refuses it), and
+        -- replaces an existing row only if its lease has run out. A live row, held by anyone, is
+        -- left alone and the statement returns nothing.
         INSERT INTO "${flyway:defaultSchema}".locking AS l (id, owner_id, expiration, fencing_token, grant_id)
         SELECT v_key, p_owner, v_now + p_lease_ms * interval '1 millisecond',
                "${flyway:defaultSchema}".locking_next_token(), p_grant
-         WHERE NOT EXISTS (
+         WHERE NOT EXISTS (SELECT 1 FROM "${flyway:defaultSchema}".locking_undone u WHERE u.grant_id = p_grant)
+           AND NOT EXISTS (
                SELECT 1 FROM (
                    SELECT w.waiter_id, w.refreshed_at FROM "${flyway:defaultSchema}".locking_waiter w
                     WHERE w.lock_id = v_key ORDER BY w.ticket LIMIT 1) AS head
@@ -377,7 +395,9 @@ BEGIN
             -- from the notification (lost, or the waiter woke for another reason): it is this
             -- attempt's grant now. The lease is counted again from now, so that it never ends
             -- before the caller, which started this attempt after the grant, expects.
-            IF p_waiter IS NOT NULL AND v_grant = 'w:' || p_waiter THEN
+            IF p_waiter IS NOT NULL AND v_grant = 'w:' || p_waiter
+                    AND NOT EXISTS (SELECT 1 FROM "${flyway:defaultSchema}".locking_undone u
+                                     WHERE u.grant_id = p_grant) THEN
                 UPDATE "${flyway:defaultSchema}".locking l
                    SET expiration = coalesce(v_now + p_lease_ms * interval '1 millisecond', l.expiration),
                        grant_id = p_grant
@@ -674,8 +694,10 @@ END $$;
 -- call was cut after the commit): each key of p_keys held, unexpired, by p_owner (null: held
 -- anonymously) whose row still names that call, i.e. the call took the key while it was free and
 -- no other call of the owner re-entered it since. Every other key is left as it is. Idempotent:
--- a call that took nothing, or whose grant expired or was released, frees nothing. Returns how
--- many keys it freed; each is announced, so waiters (in any process) try again at once.
+-- a call that took nothing, or whose grant expired or was released, frees nothing. The call is
+-- recorded in locking_undone, so that an attempt of it that reaches the server only now takes
+-- nothing. Returns how many keys it freed; each is announced, so waiters (in any process) try
+-- again at once.
 CREATE FUNCTION "${flyway:defaultSchema}".locking_undo(
         p_keys text[], p_owner text, p_grant text, p_lock_timeout_ms integer)
     RETURNS integer
@@ -687,6 +709,8 @@ BEGIN
     -- Serialised with acquire: an attempt of the call still running on the server commits first.
     PERFORM "${flyway:defaultSchema}".locking_serialise(p_keys, p_lock_timeout_ms);
     v_now := clock_timestamp();
+    INSERT INTO "${flyway:defaultSchema}".locking_undone (grant_id, undone_at) VALUES (p_grant, v_now)
+    ON CONFLICT (grant_id) DO NOTHING;
     WITH victims AS (
         SELECT id FROM "${flyway:defaultSchema}".locking
          WHERE id = ANY (p_keys)
