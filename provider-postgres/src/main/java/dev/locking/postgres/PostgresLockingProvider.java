@@ -384,7 +384,22 @@ final class PostgresLockingProvider implements LockingProvider {
 
     @Override
     public boolean renew(List<String> keys, String owner, Duration lease) {
-        return call("renew " + describe(keys), Bounds.NONE, (c, limits) -> {
+        return renew(keys, owner, lease, Bounds.NONE);
+    }
+
+    /**
+     * A renewal bounded by the rest of the lease it protects: past {@code budget} core counts the
+     * lease lost whatever the answer, so the renewal waits for a connection, and for the keys, no
+     * longer than that (at least {@link #LOCK_FLOOR_MILLIS}), and its statement is cancelled {@link
+     * #QUERY_SLACK_MILLIS} later, which frees the worker for the next renewal.
+     */
+    @Override
+    public boolean renew(List<String> keys, String owner, Duration lease, Duration budget) {
+        return renew(keys, owner, lease, bounds(budget, false));
+    }
+
+    private boolean renew(List<String> keys, String owner, Duration lease, Bounds bounds) {
+        return call("renew " + describe(keys), bounds, (c, limits) -> {
             try (PreparedStatement ps = prepare(c, limits.sql().renew)) {
                 ps.setArray(1, textArray(c, keys));
                 ps.setString(2, owner);
