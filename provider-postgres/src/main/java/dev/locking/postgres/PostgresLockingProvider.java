@@ -420,9 +420,10 @@ final class PostgresLockingProvider implements LockingProvider {
 
     /**
      * Removes up to {@code batch} expired lock rows, as many dead queue entries, and as many records
-     * of undone calls older than a day (see locking_undone); the largest of the three counts. A queue entry without a staleness of its own (a waiter for several keys) counts as
-     * dead after ten times waiter-expiry, at least a minute: another registration on the schema may
-     * have a longer waiter-expiry.
+     * of undone calls older than a day (see locking_undone); the largest of the three counts. A
+     * queue entry without a staleness of its own (a waiter for several keys) counts as dead after
+     * ten times waiter-expiry, at least a minute: another registration on the schema may have a
+     * longer waiter-expiry.
      */
     private int cleanUp(int batch) {
         long staleMillis = Math.max(settings.waiterExpiry.multipliedBy(10).toMillis(), 60_000);
