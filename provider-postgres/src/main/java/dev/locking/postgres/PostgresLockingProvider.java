@@ -976,7 +976,7 @@ final class PostgresLockingProvider implements LockingProvider {
                             + " to the cancel request, so the connection was dropped: a half-open connection (a"
                             + " network partition, a firewall that drops packets) or a hung database host. Whether"
                             + " the call took effect is unknown; a failed acquire is undone in the background. The"
-                            + " call can be retried.",
+                            + " call can be retried; see docs/postgres.md#no-answer",
                     e);
         if (PostgresErrors.explain(e) != null) return new LockingException(prefix + PostgresErrors.explain(e), e);
         switch (state) {
