@@ -21,7 +21,7 @@ final class ExpiredRowCleaner implements AutoCloseable {
     /** Rows of each table per statement; a full batch is followed by another at once. */
     static final int BATCH = 10_000;
 
-    /** Runs one batch; returns how many rows it removed, lock rows and queue entries together. */
+    /** Runs one batch; returns the most rows it removed from one table. */
     @FunctionalInterface
     interface Batch {
         int clean(int batch);

@@ -193,8 +193,9 @@ final class PostgresLockingProvider implements LockingProvider {
     public AcquireResult tryAcquire(AcquireRequest request) {
         List<String> keys = request.keys();
         String waiterId = request.waiterId();
-        // Stored with the grant: a retry after a lost reply finds its own grant instead of "held".
-        String grant = UUID.randomUUID().toString();
+        // Stored with each key taken free: a retry after a lost reply finds its own grant instead
+        // of "held", and undo frees by it what the call took when its caller never learnt of it.
+        String grant = request.grantId();
         // A caller with time to wait (its first attempt comes without a waiter id) is bounded as a
         // waiting one: nothing of its attempt may run past its deadline by more than the slack.
         boolean waiting = waiterId != null
@@ -362,9 +363,43 @@ final class PostgresLockingProvider implements LockingProvider {
                 });
     }
 
+    /**
+     * Frees what the call {@code grantId} took and its caller never learnt of: each key the call
+     * took while it was free and no other call of {@code owner} re-entered since (the row names the
+     * call, see locking_undo). Idempotent; every key it frees is announced on the channel, as a
+     * release announces it, so waiters everywhere try again.
+     */
+    @Override
+    public void undo(List<String> keys, String owner, String grantId) {
+        call("undo of a failed call on " + describe(keys), Bounds.NONE, (c, limits) -> {
+            try (PreparedStatement ps = prepare(c, limits.sql().undo)) {
+                ps.setArray(1, textArray(c, keys));
+                ps.setString(2, owner);
+                ps.setString(3, grantId);
+                ps.setInt(4, limits.lockMillis());
+                return single(ps, limits).getInt(1);
+            }
+        });
+    }
+
     @Override
     public boolean renew(List<String> keys, String owner, Duration lease) {
-        return call("renew " + describe(keys), Bounds.NONE, (c, limits) -> {
+        return renew(keys, owner, lease, Bounds.NONE);
+    }
+
+    /**
+     * A renewal bounded by the rest of the lease it protects: past {@code budget} core counts the
+     * lease lost whatever the answer, so the renewal waits for a connection, and for the keys, no
+     * longer than that (at least {@link #LOCK_FLOOR_MILLIS}), and its statement is cancelled {@link
+     * #QUERY_SLACK_MILLIS} later, which frees the worker for the next renewal.
+     */
+    @Override
+    public boolean renew(List<String> keys, String owner, Duration lease, Duration budget) {
+        return renew(keys, owner, lease, bounds(budget, false));
+    }
+
+    private boolean renew(List<String> keys, String owner, Duration lease, Bounds bounds) {
+        return call("renew " + describe(keys), bounds, (c, limits) -> {
             try (PreparedStatement ps = prepare(c, limits.sql().renew)) {
                 ps.setArray(1, textArray(c, keys));
                 ps.setString(2, owner);
@@ -384,10 +419,11 @@ final class PostgresLockingProvider implements LockingProvider {
     }
 
     /**
-     * Removes up to {@code batch} expired lock rows and as many dead queue entries; the larger of the
-     * two counts. A queue entry without a staleness of its own (a waiter for several keys) counts as
-     * dead after ten times waiter-expiry, at least a minute: another registration on the schema may
-     * have a longer waiter-expiry.
+     * Removes up to {@code batch} expired lock rows, as many dead queue entries, and as many records
+     * of undone calls older than a day (see locking_undone); the largest of the three counts. A
+     * queue entry without a staleness of its own (a waiter for several keys) counts as dead after
+     * ten times waiter-expiry, at least a minute: another registration on the schema may have a
+     * longer waiter-expiry.
      */
     private int cleanUp(int batch) {
         long staleMillis = Math.max(settings.waiterExpiry.multipliedBy(10).toMillis(), 60_000);
@@ -396,9 +432,10 @@ final class PostgresLockingProvider implements LockingProvider {
                 ps.setInt(1, batch);
                 ps.setLong(2, staleMillis);
                 ps.setInt(3, batch);
+                ps.setInt(4, batch);
                 try (ResultSet rs = timed(ps, limits, PreparedStatement::executeQuery)) {
                     rs.next();
-                    return Math.max(rs.getInt(1), rs.getInt(2));
+                    return Math.max(Math.max(rs.getInt(1), rs.getInt(2)), rs.getInt(3));
                 }
             }
         });
@@ -674,7 +711,10 @@ final class PostgresLockingProvider implements LockingProvider {
                 if (manual) connection.commit();
                 return result;
             } catch (SQLException | RuntimeException e) {
-                if (manual) rollbackQuietly(connection);
+                // A connection the watchdog aborted is closed: the pool must not hand it out again.
+                if (e instanceof Abandoned && dataSource instanceof HikariDataSource hikari)
+                    hikari.evictConnection(connection);
+                else if (manual) rollbackQuietly(connection);
                 throw e;
             }
         }
@@ -828,21 +868,31 @@ final class PostgresLockingProvider implements LockingProvider {
 
     private <T> T timed(PreparedStatement ps, Limits limits, Execution<T> execution) throws SQLException {
         timeouts.watch(ps, limits.queryMillis());
-        boolean watchdogCancelled = false;
+        StatementWatchdog.Outcome outcome = null;
         try {
-            return execution.run(ps);
+            T result = execution.run(ps);
+            outcome = timeouts.done();
+            // Answered in the very instant its connection was given up: the connection is closed.
+            if (outcome == StatementWatchdog.Outcome.ABANDONED) throw new Abandoned(limits.queryMillis(), null);
+            return result;
+        } catch (Abandoned e) {
+            throw e;
         } catch (SQLException e) {
-            watchdogCancelled = timeouts.done();
+            if (outcome == null) outcome = timeouts.done();
+            // Neither an answer nor the cancel's: the connection was dropped, the effect is unknown.
+            if (outcome == StatementWatchdog.Outcome.ABANDONED) throw new Abandoned(limits.queryMillis(), e);
             // Cancelled, and not by the watchdog: the server's own statement_timeout, set on the
             // database or role. From now on every call turns it off first; this one is retried
             // (a cancelled statement changed nothing).
-            if ("57014".equals(e.getSQLState()) && !watchdogCancelled && !limits.sql().guarded) {
+            if ("57014".equals(e.getSQLState())
+                    && outcome != StatementWatchdog.Outcome.CANCELLED
+                    && !limits.sql().guarded) {
                 guardAgainstServerTimeouts("a call was cancelled by the server, not by the provider");
                 throw new CancelledByServerTimeout(e);
             }
             throw e;
         } finally {
-            if (!watchdogCancelled) timeouts.done();
+            if (outcome == null) timeouts.done();
         }
     }
 
@@ -852,6 +902,25 @@ final class PostgresLockingProvider implements LockingProvider {
 
         CancelledByServerTimeout(SQLException cause) {
             super(cause.getMessage(), cause.getSQLState(), cause);
+        }
+    }
+
+    /**
+     * A statement that answered neither in its time nor to its cancel, whose connection the
+     * watchdog aborted (see {@link StatementWatchdog}): a lost connection (SQL state 08006), whose
+     * statement may or may not have taken effect on the server.
+     */
+    private static final class Abandoned extends SQLException {
+        private static final long serialVersionUID = 1L;
+        final long queryMillis;
+
+        Abandoned(long queryMillis, SQLException cause) {
+            super(
+                    "no answer within " + queryMillis + " ms, nor to the cancel request within "
+                            + StatementWatchdog.ABANDON_AFTER_CANCEL_MILLIS + " ms",
+                    "08006",
+                    cause);
+            this.queryMillis = queryMillis;
         }
     }
 
@@ -901,6 +970,14 @@ final class PostgresLockingProvider implements LockingProvider {
     private LockingException failure(String what, SQLException e, Limits limits, Bounds bounds) {
         String state = e.getSQLState() == null ? "" : e.getSQLState();
         String prefix = label + " (locking-postgres): " + what + " failed: ";
+        if (e instanceof Abandoned a)
+            return new LockingException(
+                    prefix + "PostgreSQL at " + where() + " answered neither within " + a.queryMillis + " ms nor"
+                            + " to the cancel request, so the connection was dropped: a half-open connection (a"
+                            + " network partition, a firewall that drops packets) or a hung database host. Whether"
+                            + " the call took effect is unknown; a failed acquire is undone in the background. The"
+                            + " call can be retried; see docs/postgres.md#no-answer",
+                    e);
         if (PostgresErrors.explain(e) != null) return new LockingException(prefix + PostgresErrors.explain(e), e);
         switch (state) {
             case "42883", "42P01", "3F000" -> {

@@ -16,10 +16,13 @@ final class Statements {
     final String release;
 
     final String releaseAll;
+    /** Frees the keys one call took, by its grant id (the SPI's undo). */
+    final String undo;
+
     final String renew;
     final String leaveQueue;
     final String schemaPresent;
-    /** Removes expired lock rows and dead queue entries, a batch of each. */
+    /** Removes expired lock rows, dead queue entries and old records of undone calls, a batch of each. */
     final String cleanup;
     /** The server's statement_timeout and idle_in_transaction_session_timeout for this session. */
     final String serverTimeouts;
@@ -47,7 +50,7 @@ final class Statements {
     }
 
     /**
-     * @param mode {@code OFF}: the lock calls (acquire, release, releaseAll, renew, leaving a queue)
+     * @param mode {@code OFF}: the lock calls (acquire, release, releaseAll, undo, renew, leaving a queue)
      *     commit with {@code synchronous_commit = off}, set for their transaction only, so they do not
      *     wait for the WAL flush (the {@code synchronous-commit} option); otherwise they wait, except
      *     that with {@code GRANTS} the release function turns it off itself for a lock that had a lease,
@@ -64,6 +67,7 @@ final class Statements {
                         : commit(acquire, synchronousCommit));
         release = guard + commit(load("release.sql", schema), synchronousCommit);
         releaseAll = guard + commit(load("release-all.sql", schema), synchronousCommit);
+        undo = guard + commit(load("undo.sql", schema), synchronousCommit);
         renew = guard + commit(load("renew.sql", schema), synchronousCommit);
         leaveQueue = guard + commit(load("leave-queue.sql", schema), synchronousCommit);
         serverTimeouts = load("server-timeouts.sql", schema);

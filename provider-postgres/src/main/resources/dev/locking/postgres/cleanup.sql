@@ -9,5 +9,11 @@ dead AS (
      LIMIT ? FOR UPDATE SKIP LOCKED),
 left_queue AS (
     DELETE FROM "{schema}".locking_waiter w USING dead d WHERE w.lock_id = d.lock_id AND w.waiter_id = d.waiter_id
+    RETURNING 1),
+old_undos AS (
+    SELECT grant_id FROM "{schema}".locking_undone WHERE undone_at <= clock_timestamp() - interval '1 day'
+     LIMIT ? FOR UPDATE SKIP LOCKED),
+forgotten AS (
+    DELETE FROM "{schema}".locking_undone u USING old_undos o WHERE u.grant_id = o.grant_id
     RETURNING 1)
-SELECT (SELECT count(*) FROM gone), (SELECT count(*) FROM left_queue)
+SELECT (SELECT count(*) FROM gone), (SELECT count(*) FROM left_queue), (SELECT count(*) FROM forgotten)

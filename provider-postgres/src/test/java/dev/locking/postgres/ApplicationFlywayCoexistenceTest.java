@@ -126,7 +126,7 @@ class ApplicationFlywayCoexistenceTest {
         assertTrue(applied.get(0).contains("locking V1"), applied.toString());
         assertEquals(List.of(), migrate());
         assertEquals(
-                List.of("locking", "locking_schema_history", "locking_waiter"),
+                List.of("locking", "locking_schema_history", "locking_undone", "locking_waiter"),
                 rows("SELECT table_name FROM information_schema.tables WHERE table_schema = 'locking' ORDER BY 1"));
     }
 

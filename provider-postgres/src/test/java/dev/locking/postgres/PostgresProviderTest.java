@@ -93,7 +93,7 @@ class PostgresProviderTest {
             assertTrue(applied.get(0).contains("V1"), applied.toString());
             assertEquals(List.of(), p.migrate(), "a second migrate has nothing to do");
             assertEquals(
-                    List.of("locking", "locking_schema_history", "locking_waiter"),
+                    List.of("locking", "locking_schema_history", "locking_undone", "locking_waiter"),
                     query("SELECT table_name FROM information_schema.tables WHERE table_schema = '" + fresh
                             + "' ORDER BY 1"));
             AcquireResult r = p.tryAcquire(new AcquireRequest(List.of("k"), "A", null, null));

@@ -1,4 +1,4 @@
--- The schema of the locking-postgres provider: two tables, two sequences and the plpgsql functions
+-- The schema of the locking-postgres provider: three tables, two sequences and the plpgsql functions
 -- every lock operation calls. Flyway runs this script with its own history table in the provider's
 -- own schema (see PostgresMigrations); ${flyway:defaultSchema} is that schema, and every name is
 -- qualified with it because the functions run with the caller's search_path.
@@ -37,8 +37,11 @@ $$;
 ALTER TABLE "${flyway:defaultSchema}".locking
     ADD COLUMN IF NOT EXISTS fencing_token bigint NOT NULL
         DEFAULT "${flyway:defaultSchema}".locking_next_token(),
-    -- The id of the attempt that took the lock, so an attempt retried after a lost reply
-    -- recognises its own grant instead of finding the key "held" (matters for anonymous locks).
+    -- The id of the call that took the key while it was free (the SPI's AcquireRequest.grantId,
+    -- the same on every attempt of one call), so that an attempt retried after a lost reply
+    -- recognises its own grant instead of finding the key "held" (matters for anonymous locks), and
+    -- so that locking_undo frees exactly what a call took when its caller never learnt of it.
+    -- Null once the owner re-entered the key in another call (that call counts on the key).
     -- "w:<waiter id>" for a key a release handed to a waiter (see locking_release).
     ADD COLUMN IF NOT EXISTS grant_id text NULL;
 
@@ -70,6 +73,16 @@ CREATE TABLE "${flyway:defaultSchema}".locking_waiter (
 
 CREATE INDEX locking_waiter_queue_idx ON "${flyway:defaultSchema}".locking_waiter (lock_id, ticket);
 CREATE INDEX locking_waiter_waiter_idx ON "${flyway:defaultSchema}".locking_waiter (waiter_id);
+
+-- Calls undone by locking_undo: their caller got an error and will never use the keys. An attempt
+-- of such a call can still reach the server after the undo (a request held up in a half-open
+-- connection and delivered when the network heals), and must not take anything then: it would
+-- hold its keys with nobody to release them. The cleanup removes entries older than a day, far
+-- beyond the time a TCP connection keeps retransmitting a request (about 15 minutes on Linux).
+CREATE TABLE "${flyway:defaultSchema}".locking_undone (
+    grant_id text PRIMARY KEY,
+    undone_at timestamptz NOT NULL
+);
 
 -- Every lock operation is one of the functions below, called as one statement: one round trip,
 -- one transaction that commits when the statement ends. Nothing here holds anything across calls;
@@ -156,8 +169,9 @@ END $$;
 -- p_owner     null for an anonymous lock, which is never re-entrant
 -- p_lease_ms  null for a lock held until released; else the lease from now, in milliseconds
 -- p_waiter    null for a caller that does not wait; else its id in the key queues
--- p_grant     an id unique to this attempt, stored with the lock; a retry of the same attempt
---             whose first try committed finds its own grant and reports it again
+-- p_grant     the id of the call (the same on each of its attempts), stored with each key taken
+--             while it was free and forgotten on a key re-entered by another call; a retry whose
+--             first try committed finds its own grant and reports it again
 -- p_waiter_stale_ms  queue entries not refreshed for this long belong to dead processes
 --
 -- Returns granted = true with one token per key (in p_keys order) and the earliest expiry, or
@@ -184,7 +198,13 @@ BEGIN
     v_now := clock_timestamp();
     granted := false;
 
-    -- A retry of an attempt that already committed: report the same grant.
+    -- An attempt of a call already undone, arriving late: its caller is gone; take nothing.
+    IF EXISTS (SELECT 1 FROM "${flyway:defaultSchema}".locking_undone u WHERE u.grant_id = p_grant) THEN
+        blocked_key := p_keys[1];
+        RETURN;
+    END IF;
+
+    -- A retry of a call whose attempt already committed: report the same grant.
     IF p_grant IS NOT NULL THEN
         SELECT array_agg(l.fencing_token ORDER BY u.ord), min(l.expiration)
           INTO tokens, expires_at
@@ -266,7 +286,13 @@ BEGIN
                     THEN l.expiration
                 ELSE excluded.expiration END,
             fencing_token = excluded.fencing_token,
-            grant_id = excluded.grant_id
+            -- A key taken free remembers this call; one re-entered in another call forgets the call
+            -- that took it, so that undoing that call (locking_undo) leaves the key held.
+            grant_id = CASE
+                WHEN l.owner_id = p_owner AND (l.expiration IS NULL OR l.expiration > v_now)
+                        AND l.grant_id IS DISTINCT FROM p_grant
+                    THEN NULL
+                ELSE excluded.grant_id END
         RETURNING l.id, l.fencing_token, l.expiration)
     SELECT array_agg(t.fencing_token ORDER BY u.ord), min(t.expiration)
       INTO tokens, expires_at
@@ -322,12 +348,14 @@ BEGIN
         END IF;
         v_now := clock_timestamp();
         -- Inserts when nobody else is first in line (a fresh head: a stale one goes the general
-        -- way), and replaces an existing row only if its lease has run out. A live row, held by
-        -- anyone, is left alone and the statement returns nothing.
+        -- way) and the call was not undone (see locking_undone; the general way refuses it), and
+        -- replaces an existing row only if its lease has run out. A live row, held by anyone, is
+        -- left alone and the statement returns nothing.
         INSERT INTO "${flyway:defaultSchema}".locking AS l (id, owner_id, expiration, fencing_token, grant_id)
         SELECT v_key, p_owner, v_now + p_lease_ms * interval '1 millisecond',
                "${flyway:defaultSchema}".locking_next_token(), p_grant
-         WHERE NOT EXISTS (
+         WHERE NOT EXISTS (SELECT 1 FROM "${flyway:defaultSchema}".locking_undone u WHERE u.grant_id = p_grant)
+           AND NOT EXISTS (
                SELECT 1 FROM (
                    SELECT w.waiter_id, w.refreshed_at FROM "${flyway:defaultSchema}".locking_waiter w
                     WHERE w.lock_id = v_key ORDER BY w.ticket LIMIT 1) AS head
@@ -356,7 +384,7 @@ BEGIN
           INTO v_owner, v_expiration, v_grant, v_token
           FROM "${flyway:defaultSchema}".locking l WHERE l.id = v_key;
         IF FOUND AND (v_expiration IS NULL OR v_expiration > v_now) THEN
-            -- A retry of this very attempt after a lost reply.
+            -- A retry of this very call after a lost reply.
             IF p_grant IS NOT NULL AND v_grant = p_grant THEN
                 granted := true;
                 tokens := ARRAY[v_token];
@@ -367,7 +395,9 @@ BEGIN
             -- from the notification (lost, or the waiter woke for another reason): it is this
             -- attempt's grant now. The lease is counted again from now, so that it never ends
             -- before the caller, which started this attempt after the grant, expects.
-            IF p_waiter IS NOT NULL AND v_grant = 'w:' || p_waiter THEN
+            IF p_waiter IS NOT NULL AND v_grant = 'w:' || p_waiter
+                    AND NOT EXISTS (SELECT 1 FROM "${flyway:defaultSchema}".locking_undone u
+                                     WHERE u.grant_id = p_grant) THEN
                 UPDATE "${flyway:defaultSchema}".locking l
                    SET expiration = coalesce(v_now + p_lease_ms * interval '1 millisecond', l.expiration),
                        grant_id = p_grant
@@ -658,4 +688,45 @@ BEGIN
         PERFORM "${flyway:defaultSchema}".locking_notify(
             ARRAY(SELECT DISTINCT k FROM unnest(coalesce(v_left, '{}') || coalesce(v_freed, '{}')) AS k));
     END IF;
+END $$;
+
+-- Frees what the call p_grant took without its caller learning of it (its reply was lost, or the
+-- call was cut after the commit): each key of p_keys held, unexpired, by p_owner (null: held
+-- anonymously) whose row still names that call, i.e. the call took the key while it was free and
+-- no other call of the owner re-entered it since. Every other key is left as it is. Idempotent:
+-- a call that took nothing, or whose grant expired or was released, frees nothing. The call is
+-- recorded in locking_undone, so that an attempt of it that reaches the server only now takes
+-- nothing. Returns how many keys it freed; each is announced, so waiters (in any process) try
+-- again at once.
+CREATE FUNCTION "${flyway:defaultSchema}".locking_undo(
+        p_keys text[], p_owner text, p_grant text, p_lock_timeout_ms integer)
+    RETURNS integer
+    LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    v_now timestamptz;
+    v_freed text[];
+BEGIN
+    -- Serialised with acquire: an attempt of the call still running on the server commits first.
+    PERFORM "${flyway:defaultSchema}".locking_serialise(p_keys, p_lock_timeout_ms);
+    v_now := clock_timestamp();
+    INSERT INTO "${flyway:defaultSchema}".locking_undone (grant_id, undone_at) VALUES (p_grant, v_now)
+    ON CONFLICT (grant_id) DO NOTHING;
+    WITH victims AS (
+        SELECT id FROM "${flyway:defaultSchema}".locking
+         WHERE id = ANY (p_keys)
+           AND owner_id IS NOT DISTINCT FROM p_owner
+           AND grant_id = p_grant
+           AND (expiration IS NULL OR expiration > v_now)
+         ORDER BY id COLLATE "C"
+           FOR UPDATE),
+    freed AS (
+        DELETE FROM "${flyway:defaultSchema}".locking l USING victims v
+         WHERE l.id = v.id
+        RETURNING l.id)
+    SELECT array_agg(id) INTO v_freed FROM freed;
+    IF v_freed IS NULL THEN
+        RETURN 0;
+    END IF;
+    PERFORM "${flyway:defaultSchema}".locking_notify(v_freed);
+    RETURN cardinality(v_freed);
 END $$;
