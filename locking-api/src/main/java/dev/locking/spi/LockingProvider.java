@@ -85,7 +85,8 @@ public interface LockingProvider extends AutoCloseable {
 
     /**
      * Frees what one call took without its caller learning of it. Core calls this when {@link
-     * #tryAcquire} threw (the store may have committed the grant before its reply was lost), and
+     * #tryAcquire} threw and {@link #mayHaveTaken} says the store may have committed the grant
+     * before its reply was lost, and
      * retries it in the background until it returns normally (for a call with a lease, only until
      * that lease would have ended).
      *
@@ -112,6 +113,18 @@ public interface LockingProvider extends AutoCloseable {
      */
     default void undo(List<String> keys, String owner, String grantId) {
         throw new UnsupportedOperationException(getClass().getName() + " cannot undo a grant by its id");
+    }
+
+    /**
+     * Whether {@code failure}, thrown by {@link #tryAcquire}, may have come after the store granted
+     * the attempt (its reply lost, or a connection that broke after the request was sent). Core
+     * undoes a failed attempt ({@link #undo}) only when this is true. The default, true, is always
+     * safe; a provider answers false only for a failure it knows left the store untouched: no
+     * connection could be had, nothing was sent, or the store answered with an error after rolling
+     * the attempt back, and no earlier try of the same attempt may have acted.
+     */
+    default boolean mayHaveTaken(RuntimeException failure) {
+        return true;
     }
 
     /** Removes a waiter that gave up from the queues of {@code keys}; a no-op for keys it is not in. */

@@ -118,14 +118,14 @@ final class Registration implements ProviderContext {
     /**
      * One attempt. One that throws may have been granted all the same (the reply was lost after
      * the store committed); its caller gets the exception and never learns of the keys, so they are
-     * freed in the background.
+     * freed in the background, unless the provider knows the store was left untouched.
      */
     private AcquireResult attempt(AcquireRequest request, boolean ownerIsUnique) {
         try {
             return provider.tryAcquire(request);
         } catch (RuntimeException | Error failure) {
             Undos undos = this.undos;
-            if (undos != null)
+            if (undos != null && (!(failure instanceof RuntimeException r) || provider.mayHaveTaken(r)))
                 undos.undo(
                         this,
                         request.keys(),

@@ -80,6 +80,19 @@ class FailedCallUndoTest {
     }
 
     @Test
+    void aFailureTheProviderKnowsLeftTheStoreUntouchedIsNotUndone() {
+        script.afterAcquire = (request, result) -> {
+            throw new LockingException("no connection to the store");
+        };
+        script.mayHaveTaken = failure -> false;
+        assertThrows(LockingException.class, () -> module.acquire("a"));
+        assertThrows(LockingException.class, () -> module.execute("b", lock -> null));
+        module.close(); // close() would try a pending undo once more
+        assertEquals(0, script.undos.get(), "no undo reached the store");
+        assertFalse(script.events.stream().anyMatch(e -> e.startsWith("release")), script.events.toString());
+    }
+
+    @Test
     void anAnonymousAcquireWithoutLeaseWhoseReplyIsLostLeavesNoKeyHeld() throws InterruptedException {
         loseNextReply.add("k");
         LockingException e = assertThrows(LockingException.class, () -> module.acquire("k"));

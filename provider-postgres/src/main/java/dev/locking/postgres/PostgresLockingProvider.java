@@ -674,8 +674,17 @@ final class PostgresLockingProvider implements LockingProvider {
 
     private <T> T call(String what, Bounds bounds, SqlCall<T> body) {
         if (closed.get()) throw new IllegalStateException(label + " is closed");
+        // A try whose statement may have run before its connection broke: the call's outcome is
+        // unknown whatever a retry says (see mayHaveTaken).
+        SQLException unsure = null;
         for (int attempt = 1; ; attempt++) {
-            Connection connection = borrow(what, bounds);
+            Connection connection;
+            try {
+                connection = borrow(what, bounds);
+            } catch (LockingException e) {
+                if (unsure != null) e.addSuppressed(unsure);
+                throw e;
+            }
             Limits limits = limits(bounds);
             try {
                 return runOn(connection, c -> body.run(c, limits));
@@ -683,7 +692,12 @@ final class PostgresLockingProvider implements LockingProvider {
                 // A retry never starts past the bound of the caller's deadline: a dead connection
                 // fails at once, so a retry on a fresh one fits unless connecting is slow.
                 boolean timeLeft = bounds.none() || bounds.leftMillis() + bounds.slackMillis() > 0;
-                if (attempt >= ATTEMPTS || !retryable(e) || !timeLeft) throw failure(what, e, limits, bounds);
+                if (attempt >= ATTEMPTS || !retryable(e) || !timeLeft) {
+                    LockingException failure = failure(what, e, limits, bounds);
+                    if (unsure != null) failure.addSuppressed(unsure);
+                    throw failure;
+                }
+                if (!answeredByServer(e)) unsure = e;
                 // Killed backends and restarted servers leave dead connections in the pool; they
                 // fail before the statement ran, so trying again on a fresh one is safe.
                 log.debug(
@@ -731,6 +745,45 @@ final class PostgresLockingProvider implements LockingProvider {
      * that.
      */
     private Connection borrow(String what, Bounds bounds) {
+        try {
+            return borrowOrFail(what, bounds);
+        } catch (LockingException e) {
+            throw new NoConnection(e);
+        }
+    }
+
+    /**
+     * A call that could not have a connection: nothing of it reached the server (unless an earlier
+     * try of the same call did, added to it as a suppressed exception).
+     */
+    private static final class NoConnection extends LockingException {
+        private static final long serialVersionUID = 1L;
+
+        NoConnection(LockingException e) {
+            super(e.getMessage(), e.getCause());
+        }
+    }
+
+    /**
+     * True when the server answered {@code e} as an error: it rolled the statement back, so the
+     * statement took nothing (a connection that broke, or a statement abandoned unanswered, may
+     * have acted).
+     */
+    private static boolean answeredByServer(SQLException e) {
+        return !(e instanceof Abandoned)
+                && e.getSQLState() != null
+                && !e.getSQLState().isEmpty()
+                && !connectionLost(e);
+    }
+
+    @Override
+    public boolean mayHaveTaken(RuntimeException failure) {
+        if (failure.getSuppressed().length > 0) return true;
+        if (failure instanceof NoConnection) return false;
+        return !(failure.getCause() instanceof SQLException e && answeredByServer(e));
+    }
+
+    private Connection borrowOrFail(String what, Bounds bounds) {
         long waitMillis = 0;
         HikariPool pool = hikariPool();
         // No connection open (a cold start, or all lost in a database restart): opening one may take

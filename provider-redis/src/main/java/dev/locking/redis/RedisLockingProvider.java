@@ -89,7 +89,11 @@ final class RedisLockingProvider implements LockingProvider {
             throw new IllegalArgumentException("keys: " + request.keys().size() + " keys in one call, but "
                     + registration + " takes at most " + settings.maxKeysPerCall + " (its option max-keys-per-call):"
                     + " Redis serves no other client while one call takes its keys");
-        store.checkMemoryPolicyBeforeAcquire();
+        try {
+            store.checkMemoryPolicyBeforeAcquire();
+        } catch (LockingException e) {
+            throw new NothingSent(e); // a read, before any lock script
+        }
         String waiter = request.waiterId();
         if (waiter != null) subscriber.start();
         List<List<String>> groups = groups(request.keys());
@@ -109,6 +113,23 @@ final class RedisLockingProvider implements LockingProvider {
         }
         if (waiter != null && result instanceof AcquireResult.Acquired) tickets.remove(waiter);
         return result;
+    }
+
+    /** An acquire that failed before it sent Redis any lock script. */
+    private static final class NothingSent extends LockingException {
+        private static final long serialVersionUID = 1L;
+
+        NothingSent(LockingException e) {
+            super(e.getMessage(), e.getCause());
+        }
+    }
+
+    @Override
+    public boolean mayHaveTaken(RuntimeException failure) {
+        if (failure instanceof IllegalArgumentException || failure instanceof NothingSent) return false;
+        if (mayHaveActed(failure)) return true;
+        // No try reached Redis: no connection could be had (refused, unresolvable, the pool busy).
+        return !RedisStore.neverSent(failure);
     }
 
     /**

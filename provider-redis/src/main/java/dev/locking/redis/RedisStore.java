@@ -735,6 +735,19 @@ final class RedisStore implements AutoCloseable {
         }
     }
 
+    /**
+     * True when {@code e} says its call never reached Redis: no pooled connection was free, or none
+     * could be opened (refused, unresolvable host). A timeout is not among them: it may have been
+     * the reply's.
+     */
+    static boolean neverSent(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause())
+            if (t instanceof PoolBusyException
+                    || t instanceof java.net.ConnectException
+                    || t instanceof java.net.UnknownHostException) return true;
+        return false;
+    }
+
     private static boolean timedOut(Throwable e) {
         for (Throwable t = e; t != null; t = t.getCause())
             if (t instanceof java.net.SocketTimeoutException) return true;
