@@ -98,7 +98,12 @@ final class PostgresSessionLockingProvider implements LockingProvider {
 
     @Override
     public boolean renew(List<String> keys, String owner, Duration lease) {
-        return locks.renew(keys, owner, lease);
+        return locks.renew(keys, owner, lease, null);
+    }
+
+    @Override
+    public boolean renew(List<String> keys, String owner, Duration lease, Duration budget) {
+        return locks.renew(keys, owner, lease, budget);
     }
 
     @Override

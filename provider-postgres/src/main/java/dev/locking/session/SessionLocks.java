@@ -14,9 +14,14 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -51,6 +56,11 @@ public final class SessionLocks<S> implements AutoCloseable {
     private final SessionSet<S> sessions;
     private final Consumer<String> keyReleased;
     private final ScheduledThreadPoolExecutor timers;
+    /**
+     * Runs the round trips of callers with a deadline, so that a caller can give up at its deadline
+     * while its call, stuck on a dead network, is left to finish (or to the session's loss).
+     */
+    private final ExecutorService bounded;
     /** Guards {@link #held}; never held during a round trip. */
     private final Object mutex = new Object();
 
@@ -103,6 +113,11 @@ public final class SessionLocks<S> implements AutoCloseable {
             return t;
         });
         timers.setRemoveOnCancelPolicy(true);
+        this.bounded = Executors.newCachedThreadPool(r -> {
+            Thread t = new Thread(r, "locking-sessions-calls-" + label);
+            t.setDaemon(true);
+            return t;
+        });
     }
 
     /** Opens the first session now, so that a store that refuses session locks is found at start. */
@@ -151,21 +166,53 @@ public final class SessionLocks<S> implements AutoCloseable {
             }
             return new AcquireResult.Blocked(blocked, retryAfter, null);
         }
-        SessionStore.Attempt attempt;
         long[] generation = new long[1];
-        try {
-            attempt = run("acquire " + describe(keys), slot, (s, g) -> {
-                generation[0] = g;
-                try {
-                    return store.acquire(s, keys, lockKeys, request.waiterId(), null);
-                } catch (Exception e) {
-                    if (!store.sessionGone(e) && !lockKeys.isEmpty()) unlockAfterError(s, g, slot, lockKeys);
-                    throw e;
-                }
-            });
-        } catch (RuntimeException e) {
-            forget(lockKeys, slot);
-            throw e;
+        SessionSet.Call<S, SessionStore.Attempt> body = (s, g) -> {
+            generation[0] = g;
+            try {
+                return store.acquire(s, keys, lockKeys, request.waiterId(), null);
+            } catch (Exception e) {
+                if (!store.sessionGone(e) && !lockKeys.isEmpty()) unlockAfterError(s, g, slot, lockKeys);
+                throw e;
+            }
+        };
+        String what = "acquire " + describe(keys);
+        SessionStore.Attempt attempt;
+        if (!bounded(request.budget())) {
+            try {
+                attempt = run(what, slot, body);
+            } catch (RuntimeException e) {
+                forget(lockKeys, slot);
+                throw e;
+            }
+        } else {
+            CompletableFuture<SessionStore.Attempt> call =
+                    CompletableFuture.supplyAsync(() -> run(what, slot, body), bounded);
+            long limit = limitMillis(request.budget());
+            try {
+                attempt = call.get(limit, TimeUnit.MILLISECONDS);
+            } catch (TimeoutException e) {
+                // The caller goes; whatever the call took when it answers is freed then.
+                call.whenComplete((late, failure) -> {
+                    if (late != null && late.granted()) freeLate(slot, generation[0], lockKeys);
+                    forget(lockKeys, slot);
+                });
+                throw new LockingException(label + ": " + what + " failed: the server did not answer within " + limit
+                        + " ms, the time the caller had left: the network or the server is stuck. If the call"
+                        + " took the keys, they are freed when it answers, or with the session; the call can be"
+                        + " retried.");
+            } catch (ExecutionException e) {
+                forget(lockKeys, slot);
+                if (e.getCause() instanceof RuntimeException r) throw r;
+                throw new LockingException(label + ": " + what + " failed: " + e.getCause(), e.getCause());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                call.whenComplete((late, failure) -> {
+                    if (late != null && late.granted()) freeLate(slot, generation[0], lockKeys);
+                    forget(lockKeys, slot);
+                });
+                throw new LockingException(label + ": " + what + " was interrupted", e);
+            }
         }
         if (!attempt.granted()) {
             forget(lockKeys, slot);
@@ -220,6 +267,28 @@ public final class SessionLocks<S> implements AutoCloseable {
                     + " holding the keys was lost while the call ran; the call can be retried.");
         }
         return new AcquireResult.Acquired(tokens, earliest);
+    }
+
+    /** A caller with a deadline gets a thread of its own for the round trip; one that does not wait does not. */
+    private static boolean bounded(Duration budget) {
+        return budget != null && !budget.isZero();
+    }
+
+    /** How long a caller with {@code budget} waits for the answer: the budget and a round trip's slack. */
+    private static long limitMillis(Duration budget) {
+        return Math.min(TimeUnit.DAYS.toMillis(1), budget.toMillis()) + SLACK_MILLIS;
+    }
+
+    /** How much past its budget a call may take before its caller gives up on the answer. */
+    static final long SLACK_MILLIS = 250;
+
+    /** The keys a call took after its caller had given up: nobody holds them, so they are freed. */
+    private void freeLate(SessionSet.Slot<S> slot, long generation, List<String> lockKeys) {
+        try {
+            sessions.call(slot, (s, g) -> g == generation && store.release(s, lockKeys));
+        } catch (Exception e) {
+            sessions.lose(slot, generation, "freeing keys a call took after its caller gave up failed: " + e);
+        }
     }
 
     /** After an answered error, nothing of the attempt may stay locked: unlock, else give up the session. */
@@ -369,8 +438,52 @@ public final class SessionLocks<S> implements AutoCloseable {
         return all;
     }
 
-    /** Extends the leases of keys {@code owner} holds on live sessions; no round trip. */
-    public boolean renew(List<String> keys, String owner, Duration lease) {
+    /**
+     * Extends the leases of keys {@code owner} holds, after a round trip on each of their sessions
+     * (none where a call was answered a moment ago): a session whose connection broke is found out
+     * here, and its keys answer false. A caller with {@code budget} waits for that no longer.
+     */
+    public boolean renew(List<String> keys, String owner, Duration lease, Duration budget) {
+        Map<SessionSet.Slot<S>, Long> toCheck = new LinkedHashMap<>();
+        synchronized (mutex) {
+            for (String key : keys) {
+                Hold<S> h = held.get(key);
+                if (h == null || h.busy || !Objects.equals(h.owner, owner) || !sessions.valid(h.slot, h.generation))
+                    return false;
+                if (h.endsNanos != null && System.nanoTime() - h.endsNanos >= 0) return false;
+                toCheck.put(h.slot, h.generation);
+            }
+        }
+        for (Map.Entry<SessionSet.Slot<S>, Long> e : toCheck.entrySet()) {
+            SessionSet.Slot<S> slot = e.getKey();
+            long generation = e.getValue();
+            if (sessions.answeredWithin(slot, RECENT_NANOS)) continue;
+            String what = "renew " + describe(keys);
+            SessionSet.Call<S, Boolean> ping = (s, g) -> {
+                if (g != generation) return false;
+                store.keepAlive(s);
+                return true;
+            };
+            boolean alive;
+            if (!bounded(budget)) alive = run(what, slot, ping);
+            else {
+                CompletableFuture<Boolean> call = CompletableFuture.supplyAsync(() -> run(what, slot, ping), bounded);
+                try {
+                    alive = call.get(limitMillis(budget), TimeUnit.MILLISECONDS);
+                } catch (TimeoutException ex) {
+                    throw new LockingException(label + ": " + what + " failed: the server did not answer within "
+                            + limitMillis(budget) + " ms, the rest of the lease");
+                } catch (ExecutionException ex) {
+                    if (!sessions.valid(slot, generation)) return false;
+                    if (ex.getCause() instanceof RuntimeException r) throw r;
+                    throw new LockingException(label + ": " + what + " failed: " + ex.getCause(), ex.getCause());
+                } catch (InterruptedException ex) {
+                    Thread.currentThread().interrupt();
+                    throw new LockingException(label + ": " + what + " was interrupted", ex);
+                }
+            }
+            if (!alive) return false;
+        }
         synchronized (mutex) {
             for (String key : keys) {
                 Hold<S> h = held.get(key);
@@ -382,6 +495,9 @@ public final class SessionLocks<S> implements AutoCloseable {
             return true;
         }
     }
+
+    /** A session answered this recently needs no ping to show it is alive. */
+    private static final long RECENT_NANOS = TimeUnit.MILLISECONDS.toNanos(100);
 
     /** Frees the keys the call {@code grantId} took free and no later call re-entered. */
     public void undo(List<String> keys, String owner, String grantId) {
@@ -456,6 +572,7 @@ public final class SessionLocks<S> implements AutoCloseable {
     @Override
     public void close() {
         timers.shutdownNow();
+        bounded.shutdownNow();
         sessions.close();
     }
 }

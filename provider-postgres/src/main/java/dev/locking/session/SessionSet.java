@@ -111,6 +111,11 @@ final class SessionSet<S> implements AutoCloseable {
                 && System.nanoTime() - slot.lastAnsweredStart < validNanos();
     }
 
+    /** Whether the last answered call on {@code slot} started less than {@code nanos} ago. */
+    boolean answeredWithin(Slot<S> slot, long nanos) {
+        return slot.session != null && System.nanoTime() - slot.lastAnsweredStart < nanos;
+    }
+
     private long validNanos() {
         return timeoutNanos / 4 * 3;
     }
