@@ -106,6 +106,47 @@ class TortureTest {
         }
     }
 
+    @Test
+    void postgresSession() throws Exception {
+        // Session mode (locks are advisory locks of the provider's own server sessions) on a private
+        // server. A session that ends takes its locks with it at once, and its holders learn it at
+        // their next renewal or release: a killed session or a restart is, for the holds on it, what
+        // a restart without persistence is for Redis (the store forgot them).
+        try (PrivatePostgres pg = PrivatePostgres.start()) {
+            Map<String, Object> registration = postgres(pg.jdbcUrl(), pg.user(), null, "torture", "listen");
+            @SuppressWarnings("unchecked")
+            Map<String, Object> options = new HashMap<>((Map<String, Object>) registration.get("options"));
+            options.put("mode", "session");
+            TortureRun run = new TortureRun(
+                    "postgres-session", Map.of("resolve", "locking-postgres", "id", "torture", "options", options));
+            assertClean(run.run(List.of(
+                    new TortureRun.Fault(
+                            0.15,
+                            "pg_terminate_backend of the provider's lock sessions (their locks go with them)",
+                            r -> forgetting(r, () -> terminate(pg, "dev.locking session lp_torture"))),
+                    TortureRun.freeze(0.25, 1),
+                    new TortureRun.Fault(
+                            0.5,
+                            "pg_terminate_backend of every provider connection",
+                            r -> forgetting(r, () -> terminate(pg, "dev.locking"))),
+                    new TortureRun.Fault(
+                            0.6,
+                            "PostgreSQL killed (SIGKILL) and restarted, 1 s down (session locks gone)",
+                            r -> forgetting(r, () -> pg.restart(Duration.ofSeconds(1), null))),
+                    TortureRun.kill9(0.8, 3))));
+        }
+    }
+
+    /** A fault after which the store no longer vouches for the holds taken before it. */
+    private static void forgetting(TortureRun r, Runnable fault) {
+        long down = System.nanoTime();
+        try {
+            fault.run();
+        } finally {
+            r.amnesia.add(new long[] {down, System.nanoTime()});
+        }
+    }
+
     private static void terminate(PrivatePostgres pg, String applicationNamePrefix) {
         pg.query("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name LIKE '"
                 + applicationNamePrefix + "%' AND pid <> pg_backend_pid()");
