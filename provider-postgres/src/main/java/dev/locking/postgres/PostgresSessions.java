@@ -28,21 +28,36 @@ final class PostgresSessions implements SessionStore<PostgresSessions.Session> {
     static final class Session {
         final Connection connection;
         final int backendPid;
+        /** The server's WAL timeline times 2^52: the high bits of every token issued on this session. */
+        final long timelineBits;
+
         final PreparedStatement acquire;
+        final PreparedStatement tryOne;
         final PreparedStatement release;
+        final PreparedStatement releaseOne;
         final PreparedStatement ping;
 
-        Session(
-                Connection connection,
-                int backendPid,
-                PreparedStatement acquire,
-                PreparedStatement release,
-                PreparedStatement ping) {
+        Session(Connection connection, int backendPid, long timeline, Statements sql) throws SQLException {
             this.connection = connection;
             this.backendPid = backendPid;
-            this.acquire = acquire;
-            this.release = release;
-            this.ping = ping;
+            this.timelineBits = timeline << 52;
+            this.acquire = connection.prepareStatement(sql.acquire);
+            this.tryOne = connection.prepareStatement(sql.tryOne);
+            this.release = connection.prepareStatement(sql.release);
+            this.releaseOne = connection.prepareStatement(sql.releaseOne);
+            this.ping = connection.prepareStatement("SELECT 1");
+        }
+    }
+
+    /** Session mode's statements. */
+    private record Statements(String acquire, String tryOne, String release, String releaseOne, String opening) {
+        Statements(String schema) {
+            this(
+                    dev.locking.postgres.Statements.load("session-acquire.sql", schema),
+                    dev.locking.postgres.Statements.load("session-try-one.sql", schema),
+                    dev.locking.postgres.Statements.load("session-release.sql", schema),
+                    dev.locking.postgres.Statements.load("session-release-one.sql", schema),
+                    dev.locking.postgres.Statements.load("session-timeline.sql", schema));
         }
     }
 
@@ -58,8 +73,7 @@ final class PostgresSessions implements SessionStore<PostgresSessions.Session> {
     private final String label;
     private final ListenerTarget target;
     private final String schema;
-    private final String acquireSql;
-    private final String releaseSql;
+    private final Statements sql;
     private final long waiterStaleMillis;
     private final String applicationName;
 
@@ -67,8 +81,7 @@ final class PostgresSessions implements SessionStore<PostgresSessions.Session> {
         this.label = label;
         this.target = target;
         this.schema = settings.schema;
-        this.acquireSql = Statements.load("session-acquire.sql", settings.schema);
-        this.releaseSql = Statements.load("session-release.sql", settings.schema);
+        this.sql = new Statements(settings.schema);
         this.waiterStaleMillis = settings.waiterExpiry.toMillis();
         this.applicationName = "dev.locking session " + label;
     }
@@ -86,15 +99,24 @@ final class PostgresSessions implements SessionStore<PostgresSessions.Session> {
         try {
             c.setAutoCommit(true);
             int pid;
+            long timeline;
             try (Statement st = c.createStatement();
-                    ResultSet rs =
-                            st.executeQuery("SELECT pg_backend_pid(), current_setting('server_version_num')::int")) {
+                    ResultSet rs = st.executeQuery(sql.opening())) {
                 rs.next();
                 pid = rs.getInt(1);
                 if (rs.getInt(2) < 140000)
                     throw new LockingException(label + " (locking-postgres): mode = \"session\" needs PostgreSQL 14 or"
                             + " later (idle_session_timeout frees the locks of a frozen process); the server is "
                             + rs.getInt(2) + ". Use mode = \"table\".");
+                timeline = rs.getLong(3);
+                if (rs.wasNull())
+                    throw new LockingException(label + " (locking-postgres): " + target + " is a standby (in"
+                            + " recovery): session locks must be taken on the primary. Point url at the primary.");
+                // Tokens are the timeline times 2^52 plus microseconds: 11 bits of timeline fit.
+                if (timeline > 2047)
+                    throw new LockingException(label + " (locking-postgres): mode = \"session\" issues fencing"
+                            + " tokens only on WAL timelines below 2048, the server is on timeline " + timeline
+                            + ". Use mode = \"table\".");
             }
             // A pooler hands out cancel keys of its own, so the backend pid of the connection's
             // cancel key is the server's pg_backend_pid() only on a direct connection. Behind a
@@ -114,12 +136,7 @@ final class PostgresSessions implements SessionStore<PostgresSessions.Session> {
                 ps.setString(2, idleTimeoutMillis / 2 + "ms");
                 ps.executeQuery().close();
             }
-            return new Session(
-                    c,
-                    pid,
-                    c.prepareStatement(acquireSql),
-                    c.prepareStatement(releaseSql),
-                    c.prepareStatement("SELECT 1"));
+            return new Session(c, pid, timeline, sql);
         } catch (SQLException | RuntimeException e) {
             abortQuietly(c);
             throw e;
@@ -134,8 +151,23 @@ final class PostgresSessions implements SessionStore<PostgresSessions.Session> {
     @Override
     public Attempt acquire(Session s, List<String> keys, List<String> lockKeys, String waiterId, String blockedKey)
             throws Exception {
-        PreparedStatement ps = s.acquire;
         Connection c = s.connection;
+        if (keys.size() == 1 && lockKeys.size() == 1 && waiterId == null && blockedKey == null) {
+            PreparedStatement one = s.tryOne;
+            one.setString(1, keys.get(0));
+            one.setLong(2, waiterStaleMillis);
+            one.setLong(3, lockId(keys.get(0)));
+            try (ResultSet rs = one.executeQuery()) {
+                rs.next();
+                boolean granted = rs.getBoolean(1);
+                return new Attempt(
+                        granted,
+                        granted ? s.timelineBits + rs.getLong(2) : 0,
+                        granted ? null : keys.get(0),
+                        rs.getString(3));
+            }
+        }
+        PreparedStatement ps = s.acquire;
         ps.setArray(1, c.createArrayOf("text", keys.toArray()));
         ps.setArray(2, c.createArrayOf("text", lockKeys.toArray()));
         ps.setArray(
@@ -151,6 +183,18 @@ final class PostgresSessions implements SessionStore<PostgresSessions.Session> {
 
     @Override
     public boolean release(Session s, List<String> keys) throws Exception {
+        if (keys.size() == 1) {
+            PreparedStatement one = s.releaseOne;
+            String key = keys.get(0);
+            one.setString(1, key);
+            one.setLong(2, lockId(key));
+            one.setString(3, key);
+            one.setString(4, key);
+            try (ResultSet rs = one.executeQuery()) {
+                rs.next();
+                return rs.getBoolean(1);
+            }
+        }
         PreparedStatement ps = s.release;
         Connection c = s.connection;
         ps.setArray(1, c.createArrayOf("text", keys.toArray()));
