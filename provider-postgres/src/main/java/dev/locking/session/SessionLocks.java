@@ -159,10 +159,21 @@ public final class SessionLocks<S> implements AutoCloseable {
             // served in arrival order.
             if (request.waiterId() != null) {
                 String key = blocked;
-                run(
-                        "queue for " + describe(keys),
-                        slot,
-                        (s, g) -> store.acquire(s, keys, List.of(), request.waiterId(), key));
+                SessionSet.Call<S, SessionStore.Attempt> join =
+                        (s, g) -> store.acquire(s, keys, List.of(), request.waiterId(), key);
+                if (request.budget() == null) run("queue for " + describe(keys), slot, join);
+                else {
+                    // Bounded like an attempt: a stuck session makes this waiter late for nothing.
+                    CompletableFuture<SessionStore.Attempt> call = CompletableFuture.supplyAsync(
+                            () -> run("queue for " + describe(keys), slot, join), bounded);
+                    try {
+                        call.get(limitMillis(request.budget()), TimeUnit.MILLISECONDS);
+                    } catch (TimeoutException | ExecutionException e) {
+                        log.debug("{}: joining the queue of {} failed: {}", label, describe(keys), e.toString());
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                }
             }
             return new AcquireResult.Blocked(blocked, retryAfter, null);
         }
@@ -178,7 +189,8 @@ public final class SessionLocks<S> implements AutoCloseable {
         };
         String what = "acquire " + describe(keys);
         SessionStore.Attempt attempt;
-        if (!bounded(request.budget())) {
+        // A waiting caller's attempts are bounded, its last look at its deadline (budget zero) too.
+        if (!bounded(request.budget()) && !(request.budget() != null && request.waiterId() != null)) {
             try {
                 attempt = run(what, slot, body);
             } catch (RuntimeException e) {
@@ -192,15 +204,15 @@ public final class SessionLocks<S> implements AutoCloseable {
             try {
                 attempt = call.get(limit, TimeUnit.MILLISECONDS);
             } catch (TimeoutException e) {
-                // The caller goes; whatever the call took when it answers is freed then.
+                // The caller goes; whatever the call took when it answers is freed then. For a
+                // caller that waits, running out of time is the key's being busy (its session was
+                // busy, or the network stuck): it times out as for a held key.
                 call.whenComplete((late, failure) -> {
                     if (late != null && late.granted()) freeLate(slot, generation[0], lockKeys);
                     forget(lockKeys, slot);
                 });
-                throw new LockingException(label + ": " + what + " failed: the server did not answer within " + limit
-                        + " ms, the time the caller had left: the network or the server is stuck. If the call"
-                        + " took the keys, they are freed when it answers, or with the session; the call can be"
-                        + " retried.");
+                log.debug("{}: {} got no answer within {} ms, the time its caller had left", label, what, limit);
+                return new AcquireResult.Blocked(keys.get(0), null, null);
             } catch (ExecutionException e) {
                 forget(lockKeys, slot);
                 if (e.getCause() instanceof RuntimeException r) throw r;
@@ -280,7 +292,7 @@ public final class SessionLocks<S> implements AutoCloseable {
     }
 
     /** How much past its budget a call may take before its caller gives up on the answer. */
-    static final long SLACK_MILLIS = 250;
+    static final long SLACK_MILLIS = 100;
 
     /** The keys a call took after its caller had given up: nobody holds them, so they are freed. */
     private void freeLate(SessionSet.Slot<S> slot, long generation, List<String> lockKeys) {
