@@ -131,7 +131,10 @@ final class PostgresSessions implements SessionStore<PostgresSessions.Session> {
             try (PreparedStatement ps = c.prepareStatement("SELECT set_config('idle_session_timeout', ?, false),"
                     + " set_config('tcp_user_timeout', ?, false), set_config('statement_timeout', '0', false),"
                     + " set_config('idle_in_transaction_session_timeout', '0', false),"
-                    + " set_config('lock_timeout', '0', false)")) {
+                    + " set_config('lock_timeout', '0', false),"
+                    // Nothing session mode writes must survive a crash (which ends every session and
+                    // its locks anyway): a queue entry only, which expires. No call waits for a flush.
+                    + " set_config('synchronous_commit', 'off', false)")) {
                 ps.setString(1, idleTimeoutMillis + "ms");
                 ps.setString(2, idleTimeoutMillis / 2 + "ms");
                 ps.executeQuery().close();

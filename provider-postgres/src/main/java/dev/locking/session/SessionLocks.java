@@ -192,14 +192,14 @@ public final class SessionLocks<S> implements AutoCloseable {
         // A waiting caller's attempts are bounded, its last look at its deadline (budget zero) too.
         if (!bounded(request.budget()) && !(request.budget() != null && request.waiterId() != null)) {
             try {
-                attempt = run(what, slot, body);
+                attempt = runAgainOnLoss(what, slot, body);
             } catch (RuntimeException e) {
                 forget(lockKeys, slot);
                 throw e;
             }
         } else {
             CompletableFuture<SessionStore.Attempt> call =
-                    CompletableFuture.supplyAsync(() -> run(what, slot, body), bounded);
+                    CompletableFuture.supplyAsync(() -> runAgainOnLoss(what, slot, body), bounded);
             long limit = limitMillis(request.budget());
             try {
                 attempt = call.get(limit, TimeUnit.MILLISECONDS);
@@ -558,6 +558,25 @@ public final class SessionLocks<S> implements AutoCloseable {
                     Printable.escape(reason),
                     describe(gone.subList(0, 1)));
         gone.forEach(keyReleased);
+    }
+
+    /** Tries of an acquire whose session turned out to be gone (a restarted server, a killed backend). */
+    private static final int ATTEMPTS = 3;
+
+    /**
+     * As {@link #run}, for an acquire: a session that turned out to be gone held nothing any more,
+     * so the call is simply made again on a new session.
+     */
+    private <T> T runAgainOnLoss(String what, SessionSet.Slot<S> slot, SessionSet.Call<S, T> call) {
+        for (int attempt = 1; ; attempt++) {
+            try {
+                return run(what, slot, call);
+            } catch (LockingException e) {
+                if (attempt >= ATTEMPTS || !(e.getCause() instanceof Exception cause) || !store.sessionGone(cause))
+                    throw e;
+                log.debug("{}: {} found its session gone; trying a new one", label, what);
+            }
+        }
     }
 
     private <T> T run(String what, SessionSet.Slot<S> slot, SessionSet.Call<S, T> call) {
