@@ -589,6 +589,25 @@ final class PostgresLockingProvider implements LockingProvider {
         else this.queued.remove(waiterId);
     }
 
+    /**
+     * Session mode: a waiter's attempt answered after its caller had stopped waiting for it, and may
+     * have queued it. A waiter that has left meanwhile (or was granted) leaves that entry again; one
+     * still waiting leaves it when it gives up.
+     */
+    void leftLate(String waiterId, List<String> keys) {
+        if (queued.contains(waiterId)) return;
+        queued.add(waiterId);
+        leaveQueue(keys, waiterId);
+    }
+
+    /**
+     * Lets waiters of this process that just gave up leave their queues first, briefly, as a
+     * caller that does not wait does in table mode (their places would reserve the keys).
+     */
+    void awaitLeavers() {
+        leaver.awaitIdle(QueueLeaver.WAIT_MILLIS * 4);
+    }
+
     /** True while the LISTEN connection is up (tests, diagnostics). */
     boolean listening() {
         return listener != null && listener.listening();

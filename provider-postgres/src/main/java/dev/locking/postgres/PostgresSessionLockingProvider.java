@@ -46,8 +46,8 @@ final class PostgresSessionLockingProvider implements LockingProvider {
                         + handedIn.map(ds -> ds.getClass().getName()).orElse("none") + ") connects. Set url to the"
                         + " database's JDBC URL, or use mode = \"table\".")));
         this.store = new PostgresSessions(label, target, settings);
-        this.locks =
-                new SessionLocks<>(label, store, settings.sessions, settings.sessionTimeout.toMillis(), keyReleased);
+        this.locks = new SessionLocks<>(
+                label, store, settings.sessions, settings.sessionTimeout.toMillis(), keyReleased, shared::leftLate);
         try {
             locks.open();
         } catch (PostgresSessions.BehindPooler e) {
@@ -79,7 +79,18 @@ final class PostgresSessionLockingProvider implements LockingProvider {
 
     @Override
     public AcquireResult tryAcquire(AcquireRequest request) {
-        AcquireResult result = locks.tryAcquire(request);
+        // Waiters of this process that just gave up may still hold places that reserve these keys:
+        // a caller that does not wait lets them go first (a waiting one is woken when they have).
+        if (request.waiterId() == null
+                && (request.budget() == null || request.budget().isZero())) shared.awaitLeavers();
+        AcquireResult result;
+        try {
+            result = locks.tryAcquire(request);
+        } catch (RuntimeException e) {
+            // An attempt that got no answer may have joined the queue: leaveQueue must run for it.
+            if (request.waiterId() != null) shared.queuedWaiter(request.waiterId(), true);
+            throw e;
+        }
         if (request.waiterId() != null)
             shared.queuedWaiter(request.waiterId(), result instanceof AcquireResult.Blocked);
         return result;

@@ -22,6 +22,7 @@ import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.function.BiConsumer;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -55,6 +56,9 @@ public final class SessionLocks<S> implements AutoCloseable {
     private final SessionStore<S> store;
     private final SessionSet<S> sessions;
     private final Consumer<String> keyReleased;
+    /** Told of a waiter's call that answered after its caller had stopped waiting for the answer. */
+    private final BiConsumer<String, List<String>> lateWaiter;
+
     private final ScheduledThreadPoolExecutor timers;
     /**
      * Runs the round trips of callers with a deadline, so that a caller can give up at its deadline
@@ -95,16 +99,20 @@ public final class SessionLocks<S> implements AutoCloseable {
      * @param sessions how many server sessions to multiplex the locks on
      * @param sessionTimeoutMillis the liveness bound: the store ends a session idle this long
      * @param keyReleased told of every key this process freed or lost (core wakes its local waiters)
+     * @param lateWaiter told (waiter id, keys) of a waiting caller's call that answered after the
+     *     caller had stopped waiting for it: the store may have queued the waiter after it left
      */
     public SessionLocks(
             String label,
             SessionStore<S> store,
             int sessions,
             long sessionTimeoutMillis,
-            Consumer<String> keyReleased) {
+            Consumer<String> keyReleased,
+            BiConsumer<String, List<String>> lateWaiter) {
         this.label = label;
         this.store = store;
         this.keyReleased = keyReleased;
+        this.lateWaiter = lateWaiter;
         this.sessions = new SessionSet<>(label, store, sessions, sessionTimeoutMillis);
         this.sessions.onLoss(this::lost);
         this.timers = new ScheduledThreadPoolExecutor(2, r -> {
@@ -168,7 +176,9 @@ public final class SessionLocks<S> implements AutoCloseable {
                             () -> run("queue for " + describe(keys), slot, join), bounded);
                     try {
                         call.get(limitMillis(request.budget()), TimeUnit.MILLISECONDS);
-                    } catch (TimeoutException | ExecutionException e) {
+                    } catch (TimeoutException e) {
+                        call.whenComplete((late, failure) -> lateWaiter.accept(request.waiterId(), keys));
+                    } catch (ExecutionException e) {
                         log.debug("{}: joining the queue of {} failed: {}", label, describe(keys), e.toString());
                     } catch (InterruptedException e) {
                         Thread.currentThread().interrupt();
@@ -210,6 +220,7 @@ public final class SessionLocks<S> implements AutoCloseable {
                 call.whenComplete((late, failure) -> {
                     if (late != null && late.granted()) freeLate(slot, generation[0], lockKeys);
                     forget(lockKeys, slot);
+                    if (request.waiterId() != null) lateWaiter.accept(request.waiterId(), keys);
                 });
                 log.debug("{}: {} got no answer within {} ms, the time its caller had left", label, what, limit);
                 return new AcquireResult.Blocked(keys.get(0), null, null);
@@ -222,6 +233,7 @@ public final class SessionLocks<S> implements AutoCloseable {
                 call.whenComplete((late, failure) -> {
                     if (late != null && late.granted()) freeLate(slot, generation[0], lockKeys);
                     forget(lockKeys, slot);
+                    if (request.waiterId() != null) lateWaiter.accept(request.waiterId(), keys);
                 });
                 throw new LockingException(label + ": " + what + " was interrupted", e);
             }
@@ -288,8 +300,13 @@ public final class SessionLocks<S> implements AutoCloseable {
 
     /** How long a caller with {@code budget} waits for the answer: the budget and a round trip's slack. */
     private static long limitMillis(Duration budget) {
+        // A waiter's last look, at its deadline, must not make it late for its timeout.
+        if (budget.isZero()) return LAST_LOOK_MILLIS;
         return Math.min(TimeUnit.DAYS.toMillis(1), budget.toMillis()) + SLACK_MILLIS;
     }
+
+    /** How long a waiter's last attempt, at its deadline, may take. */
+    static final long LAST_LOOK_MILLIS = 50;
 
     /** How much past its budget a call may take before its caller gives up on the answer. */
     static final long SLACK_MILLIS = 100;

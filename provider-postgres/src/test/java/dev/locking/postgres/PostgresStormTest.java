@@ -42,6 +42,9 @@ class PostgresStormTest {
     /** What one caller saw: its exception's class (or "acquired"), and how late it returned. */
     private record Outcome(String what, long lateMillis) {}
 
+    /** Adds the options of the mode under test to {@code options}; table mode needs none. */
+    void configure(Map<String, Object> options) {}
+
     @Test
     @DisplayName("a storm of 1,000 callers with a 1 s timeout on one held key: every one times out (no store error),"
             + " 99% within 250 ms of the deadline and all within 1 s, no warning flood, and the key is free for a"
@@ -55,6 +58,7 @@ class PostgresStormTest {
             Map<String, Object> options = new HashMap<>();
             options.put("url", pg.jdbcUrl());
             options.put("user", pg.user());
+            configure(options);
             try (LockingModule module = TestModules.module(options)) {
                 module.migrate();
                 String key = "storm";
@@ -146,7 +150,7 @@ class PostgresStormTest {
                         + oversleep.get() + " ms at most), key free after: "
                         + freeAfter + ", errors such as "
                         + errors.stream().distinct().limit(3).toList();
-                LoggerFactory.getLogger(PostgresStormTest.class).info("storm of {}: {}", CALLERS, seen);
+                LoggerFactory.getLogger(getClass()).info("storm of {}: {}", CALLERS, seen);
                 assertEquals(
                         Map.of(LockTimeoutException.class.getSimpleName(), CALLERS),
                         byWhat,
