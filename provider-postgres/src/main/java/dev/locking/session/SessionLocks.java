@@ -22,6 +22,7 @@ import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.BiConsumer;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
@@ -167,8 +168,10 @@ public final class SessionLocks<S> implements AutoCloseable {
             // served in arrival order.
             if (request.waiterId() != null) {
                 String key = blocked;
+                AtomicBoolean gone = new AtomicBoolean();
+                // Skipped when its caller has gone by the time the session is free (a storm).
                 SessionSet.Call<S, SessionStore.Attempt> join =
-                        (s, g) -> store.acquire(s, keys, List.of(), request.waiterId(), key);
+                        (s, g) -> gone.get() ? SKIPPED : store.acquire(s, keys, List.of(), request.waiterId(), key);
                 if (request.budget() == null) run("queue for " + describe(keys), slot, join);
                 else {
                     // Bounded like an attempt: a stuck session makes this waiter late for nothing.
@@ -177,7 +180,10 @@ public final class SessionLocks<S> implements AutoCloseable {
                     try {
                         call.get(limitMillis(request.budget()), TimeUnit.MILLISECONDS);
                     } catch (TimeoutException e) {
-                        call.whenComplete((late, failure) -> lateWaiter.accept(request.waiterId(), keys));
+                        gone.set(true);
+                        call.whenComplete((late, failure) -> {
+                            if (late != SKIPPED) lateWaiter.accept(request.waiterId(), keys);
+                        });
                     } catch (ExecutionException e) {
                         log.debug("{}: joining the queue of {} failed: {}", label, describe(keys), e.toString());
                     } catch (InterruptedException e) {
@@ -188,8 +194,11 @@ public final class SessionLocks<S> implements AutoCloseable {
             return new AcquireResult.Blocked(blocked, retryAfter, null);
         }
         long[] generation = new long[1];
+        AtomicBoolean gone = new AtomicBoolean();
         SessionSet.Call<S, SessionStore.Attempt> body = (s, g) -> {
             generation[0] = g;
+            // Skipped when its caller has gone by the time the session is free (a storm).
+            if (gone.get()) return SKIPPED;
             try {
                 return store.acquire(s, keys, lockKeys, request.waiterId(), null);
             } catch (Exception e) {
@@ -217,10 +226,11 @@ public final class SessionLocks<S> implements AutoCloseable {
                 // The caller goes; whatever the call took when it answers is freed then. For a
                 // caller that waits, running out of time is the key's being busy (its session was
                 // busy, or the network stuck): it times out as for a held key.
+                gone.set(true);
                 call.whenComplete((late, failure) -> {
                     if (late != null && late.granted()) freeLate(slot, generation[0], lockKeys);
                     forget(lockKeys, slot);
-                    if (request.waiterId() != null) lateWaiter.accept(request.waiterId(), keys);
+                    if (request.waiterId() != null && late != SKIPPED) lateWaiter.accept(request.waiterId(), keys);
                 });
                 log.debug("{}: {} got no answer within {} ms, the time its caller had left", label, what, limit);
                 return new AcquireResult.Blocked(keys.get(0), null, null);
@@ -230,6 +240,7 @@ public final class SessionLocks<S> implements AutoCloseable {
                 throw new LockingException(label + ": " + what + " failed: " + e.getCause(), e.getCause());
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
+                gone.set(true);
                 call.whenComplete((late, failure) -> {
                     if (late != null && late.granted()) freeLate(slot, generation[0], lockKeys);
                     forget(lockKeys, slot);
@@ -292,6 +303,9 @@ public final class SessionLocks<S> implements AutoCloseable {
         }
         return new AcquireResult.Acquired(tokens, earliest);
     }
+
+    /** What a call answers that was not made because its caller had gone. */
+    private static final SessionStore.Attempt SKIPPED = new SessionStore.Attempt(false, 0, null, null);
 
     /** A caller with a deadline gets a thread of its own for the round trip; one that does not wait does not. */
     private static boolean bounded(Duration budget) {
