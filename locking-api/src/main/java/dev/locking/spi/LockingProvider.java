@@ -164,6 +164,19 @@ public interface LockingProvider extends AutoCloseable {
     }
 
     /**
+     * Whether a lock outlives the process that took it. True (the default) for a store that keeps
+     * locks of its own (a row, a Redis key): another process can list them, release them by owner,
+     * and they stay held until released or expired when the taking process exits. False for a store
+     * whose locks the process itself holds (in-memory, or server sessions of its own such as
+     * locking-postgres with {@code mode = "session"}): they end when the process exits, and only
+     * that process sees or releases them. Tools that take a lock and exit (the command line) warn
+     * when this is false.
+     */
+    default boolean locksOutliveProcess() {
+        return true;
+    }
+
+    /**
      * The locks held now (unexpired), for operators: at most {@code limit}, sorted by key, only
      * {@code owner}'s when it is non-null. Not a snapshot across keys in every store.
      *

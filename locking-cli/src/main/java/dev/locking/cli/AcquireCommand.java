@@ -64,7 +64,7 @@ final class AcquireCommand extends BaseCommand {
         if (timeout != null) options = options.timeout(timeout);
         requireConfiguredProviders("acquire");
         try (LockingModule module = openModule()) {
-            target(module, provider).ifPresent(this::noteIfInMemory);
+            target(module, provider).ifPresent(t -> noteIfProcessBound(module, t));
             Lease lease;
             try {
                 lease = module.acquire(keys, options);

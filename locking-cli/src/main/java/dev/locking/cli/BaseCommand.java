@@ -89,11 +89,20 @@ abstract class BaseCommand implements Callable<Integer> {
     }
 
     /** Warns when the registration a call goes to keeps its locks in this process only. */
-    final void noteIfInMemory(ProviderInfo target) {
+    /**
+     * Warns when the target's locks end with this process (in-memory; locking-postgres with
+     * {@code mode = "session"}): a lock taken here is gone when {@code locking} exits, and locks of
+     * other processes are not visible from here.
+     */
+    final void noteIfProcessBound(LockingModule module, ProviderInfo target) {
         if (target.identifier().equals(InMemoryLockingProviderFactory.IDENTIFIER))
             err().println("locking: note: " + Terminal.text(target.address())
                     + " is an in-memory provider: its locks live only in"
                     + " this process and end when `locking` exits");
+        else if (!module.locksOutliveProcess(lockOptions(null, target.address())))
+            err().println("locking: note: " + Terminal.text(target.address())
+                    + " holds its locks on this process's own server sessions (mode = \"session\"): a lock"
+                    + " taken here ends when `locking` exits, and other processes' locks are not listed here");
     }
 
     /**

@@ -43,7 +43,7 @@ final class LocksCommand extends BaseCommand {
         LockOptions options = lockOptions(owner, provider);
         requireConfiguredProviders("locks");
         try (LockingModule module = openModule()) {
-            target(module, provider).ifPresent(this::noteIfInMemory);
+            target(module, provider).ifPresent(t -> noteIfProcessBound(module, t));
             // One more than asked, to tell the user when the list was cut.
             List<HeldLock> held = module.locks(options, limit == Integer.MAX_VALUE ? limit : limit + 1);
             boolean truncated = held.size() > limit;

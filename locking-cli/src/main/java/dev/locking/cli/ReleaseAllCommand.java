@@ -32,6 +32,7 @@ final class ReleaseAllCommand extends BaseCommand {
         LockOptions options = lockOptions(owner, provider);
         requireConfiguredProviders("release-all");
         try (LockingModule module = openModule()) {
+            target(module, provider).ifPresent(t -> noteIfProcessBound(module, t));
             int released = module.releaseAll(options);
             String address = target(module, provider).map(ProviderInfo::address).orElse(provider);
             if (json()) {

@@ -40,6 +40,7 @@ final class ReleaseCommand extends BaseCommand {
         LockOptions options = lockOptions(owner, provider);
         requireConfiguredProviders("release");
         try (LockingModule module = openModule()) {
+            target(module, provider).ifPresent(t -> noteIfProcessBound(module, t));
             boolean released = module.release(keys, options);
             String address = target(module, provider).map(ProviderInfo::address).orElse(provider);
             List<String> sorted = List.copyOf(new TreeSet<>(keys));

@@ -181,6 +181,17 @@ public final class LockingModule implements LockingService, AutoCloseable {
                 .orElseThrow();
     }
 
+    /**
+     * Whether the locks of the registration a call with these options goes to outlive this process
+     * (see {@link dev.locking.spi.LockingProvider#locksOutliveProcess()}): false for in-memory and
+     * for locking-postgres with {@code mode = "session"}, whose locks end when the process exits.
+     *
+     * @throws UnknownProviderException when the options name no registration
+     */
+    public boolean locksOutliveProcess(LockOptions options) {
+        return route(options).provider().locksOutliveProcess();
+    }
+
     /** Every provider jar found on the classpath, registered or not. */
     public List<FoundProvider> foundProviders() {
         return discovery.found();

@@ -464,6 +464,18 @@ public abstract class LockingProviderContract {
     }
 
     @Test
+    @DisplayName("the provider says whether its locks outlive the process, as its locks behave")
+    void locksOutliveProcessMatchesHowLocksBehave() {
+        // A store shared by modules keeps its locks apart from the process exactly when they span
+        // instances; a store that no other module shares (in-memory) keeps them in the process.
+        boolean expected = modulesShareStore() && locksSpanInstances();
+        assertEquals(
+                expected,
+                locking.locksOutliveProcess(LockOptions.defaults()),
+                "LockingProvider.locksOutliveProcess() disagrees with how the provider's locks behave");
+    }
+
+    @Test
     @DisplayName("an owner's lock is released through another module only where locks span instances")
     void releaseThroughAnotherModuleFollowsTheCapability() {
         if (!modulesShareStore()) return;

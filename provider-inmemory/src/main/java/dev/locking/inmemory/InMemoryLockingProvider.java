@@ -256,6 +256,12 @@ final class InMemoryLockingProvider implements LockingProvider {
         freed.forEach(keyReleased);
     }
 
+    /** The locks live in this process's memory. */
+    @Override
+    public boolean locksOutliveProcess() {
+        return false;
+    }
+
     @Override
     public Optional<List<HeldLock>> list(String owner, int limit) {
         List<String> freed = new ArrayList<>();

@@ -146,6 +146,12 @@ final class PostgresSessionLockingProvider implements LockingProvider {
         return shared.pollInterval();
     }
 
+    /** A session lock ends with its session, and so with this process. */
+    @Override
+    public boolean locksOutliveProcess() {
+        return false;
+    }
+
     /** The locks this process holds: the server knows the others only as advisory locks of other sessions. */
     @Override
     public Optional<List<HeldLock>> list(String owner, int limit) {
