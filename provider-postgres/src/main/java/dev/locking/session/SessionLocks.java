@@ -481,6 +481,15 @@ public final class SessionLocks<S> implements AutoCloseable {
         return all;
     }
 
+    /** Whether {@code h} is {@code owner}'s, settled, on a live session and within its lease. */
+    private boolean heldLive(Hold<S> h, String owner) {
+        return h != null
+                && !h.busy
+                && Objects.equals(h.owner, owner)
+                && sessions.valid(h.slot, h.generation)
+                && (h.endsNanos == null || System.nanoTime() - h.endsNanos < 0);
+    }
+
     /**
      * Extends the leases of keys {@code owner} holds, after a round trip on each of their sessions
      * (none where a call was answered a moment ago): a session whose connection broke is found out
@@ -491,9 +500,7 @@ public final class SessionLocks<S> implements AutoCloseable {
         synchronized (mutex) {
             for (String key : keys) {
                 Hold<S> h = held.get(key);
-                if (h == null || h.busy || !Objects.equals(h.owner, owner) || !sessions.valid(h.slot, h.generation))
-                    return false;
-                if (h.endsNanos != null && System.nanoTime() - h.endsNanos >= 0) return false;
+                if (!heldLive(h, owner)) return false;
                 toCheck.put(h.slot, h.generation);
             }
         }
@@ -528,12 +535,7 @@ public final class SessionLocks<S> implements AutoCloseable {
             if (!alive) return false;
         }
         synchronized (mutex) {
-            for (String key : keys) {
-                Hold<S> h = held.get(key);
-                if (h == null || h.busy || !Objects.equals(h.owner, owner) || !sessions.valid(h.slot, h.generation))
-                    return false;
-                if (h.endsNanos != null && System.nanoTime() - h.endsNanos >= 0) return false;
-            }
+            for (String key : keys) if (!heldLive(held.get(key), owner)) return false;
             for (String key : keys) setLease(held.get(key), lease);
             return true;
         }
