@@ -32,7 +32,7 @@ import redis.clients.jedis.Jedis;
  * <p>System properties: {@code bench.size} ({@code full}, the default; {@code quick}; or {@code
  * long}, three forks per target), {@code bench.out} (the report, default {@code docs/BENCHMARKS.md}), {@code bench.command} (the command
  * line to print in it), {@code bench.only} (comma-separated parts: pairs, execute, tenKeys,
- * handover, waiters), {@code bench.targets} (comma-separated targets, to measure fewer), {@code
+ * cost, handover, waiters), {@code bench.targets} (comma-separated targets, to measure fewer), {@code
  * bench.prof} (a JMH profiler, e.g. {@code jfr}).
  */
 public final class BenchSuite {
@@ -69,6 +69,17 @@ public final class BenchSuite {
     static final List<String> TEN_KEY_TARGETS = List.of(
             "in-memory", "postgres", "pgbouncer", "redis", "raw-postgres", "raw-pgbouncer", "raw-redis", "redisson");
 
+    /** The PostgreSQL targets whose pairs are counted on the server (WAL, fsyncs, transactions). */
+    static final List<String> COST_TARGETS = List.of(
+            "postgres",
+            "postgres-sync",
+            "postgres-async",
+            "pgbouncer",
+            "raw-postgres",
+            "raw-pgbouncer",
+            "shedlock-jdbc",
+            "shedlock-jdbc-pgbouncer");
+
     static final List<String> HANDOVER_TARGETS = List.of(
             "in-memory",
             "postgres",
@@ -98,7 +109,7 @@ public final class BenchSuite {
     public static void main(String[] args) throws Exception {
         String sizeName = System.getProperty("bench.size", "full");
         Size size = Size.named(sizeName);
-        List<String> only = list(System.getProperty("bench.only", "pairs,execute,tenKeys,handover,waiters"));
+        List<String> only = list(System.getProperty("bench.only", "pairs,execute,tenKeys,cost,handover,waiters"));
         List<String> targets = list(System.getProperty("bench.targets", ""));
         Path out = Paths.get(System.getProperty("bench.out", "docs/BENCHMARKS.md"));
 
@@ -116,6 +127,16 @@ public final class BenchSuite {
             report.execute = jmh("execute", filter(EXECUTE_TARGETS, targets), 1, size, servers);
         if (only.contains("tenKeys"))
             report.tenKeys = jmh("tenKeys", filter(TEN_KEY_TARGETS, targets), 1, size, servers);
+
+        if (only.contains("cost"))
+            for (String target : filter(COST_TARGETS, targets)) {
+                System.out.printf(
+                        "# server cost: %s, %d pairs, smallest of %d%n", target, ServerCost.PAIRS, ServerCost.REPEATS);
+                ServerCost.Result r = ServerCost.run(
+                        target, () -> Targets.open(target, servers), servers, ServerCost.PAIRS, ServerCost.REPEATS);
+                System.out.println("  " + r);
+                report.costs.put(target, r);
+            }
 
         if (only.contains("handover"))
             for (String target : filter(HANDOVER_TARGETS, targets))

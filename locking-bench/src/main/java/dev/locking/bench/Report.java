@@ -30,6 +30,7 @@ final class Report {
     final Map<Integer, Map<String, Score>> pairs = new LinkedHashMap<>();
     Map<String, Score> execute = Map.of();
     Map<String, Score> tenKeys = Map.of();
+    final Map<String, ServerCost.Result> costs = new LinkedHashMap<>();
     final List<HandOver.Result> handOvers = new ArrayList<>();
     final List<ParkedWaiters.Result> waiters = new ArrayList<>();
     long controlHeapPerWaiter;
@@ -63,18 +64,38 @@ final class Report {
         targetsSection(md);
 
         md.append("## Uncontended acquire + release pairs per second\n\n");
-        md.append("| target | 1 thread | 8 threads |\n|---|---:|---:|\n");
+        if (!costs.isEmpty()) costIntroduction(md);
+        md.append("| target | 1 thread | 8 threads |");
+        if (!costs.isEmpty()) md.append(" WAL bytes | WAL records | WAL fsyncs | write xacts | xacts |");
+        md.append("\n|---|---:|---:|");
+        if (!costs.isEmpty()) md.append("---:|---:|---:|---:|---:|");
+        md.append('\n');
         Map<String, Score> one = pairs.getOrDefault(1, Map.of());
         Map<String, Score> eight = pairs.getOrDefault(8, Map.of());
         for (String t : BenchSuite.PAIR_TARGETS)
-            if (one.containsKey(t) || eight.containsKey(t))
+            if (one.containsKey(t) || eight.containsKey(t) || costs.containsKey(t)) {
                 md.append("| `")
                         .append(t)
                         .append("` | ")
                         .append(fmt(one.get(t)))
                         .append(" | ")
                         .append(fmt(eight.get(t)))
-                        .append(" |\n");
+                        .append(" |");
+                if (!costs.isEmpty()) {
+                    ServerCost.Result c = costs.get(t);
+                    if (c == null) md.append(" | | | | |");
+                    else
+                        md.append(String.format(
+                                Locale.ROOT,
+                                " %,.0f | %.2f | %.3f | %.2f | %.2f |",
+                                c.walBytes(),
+                                c.walRecords(),
+                                c.walSyncs(),
+                                c.writeTransactions(),
+                                c.transactions()));
+                }
+                md.append('\n');
+            }
         md.append("\nRatios (provider / baseline, higher is better for the provider):\n\n");
         md.append("| provider | baseline | 1 thread | 8 threads |\n|---|---|---:|---:|\n");
         for (String p : List.of("postgres", "postgres-sync", "postgres-async", "pgbouncer", "redis"))
@@ -176,13 +197,33 @@ final class Report {
         md.append("`run.sh` builds the project, runs the suite against the servers the tests use, and writes")
                 .append(" this page. It starts its own PgBouncer when a selected target goes through one")
                 .append(" (`apt-get install pgbouncer`). Fewer parts or targets:")
-                .append(" `-Dbench.only=pairs,execute,tenKeys,handover,waiters`,")
+                .append(" `-Dbench.only=pairs,execute,tenKeys,cost,handover,waiters`,")
                 .append(" `-Dbench.targets=postgres,raw-postgres,...`; a JFR recording per JMH fork:")
                 .append(" `-Dbench.prof=jfr`. The module has no tests, so `mvn verify` runs no benchmarks.")
                 .append(" `pgbench/run.sh` sends each PostgreSQL design's statements straight to the server")
                 .append(" (pgbench, prepared statements, 1 and 8 clients) and prints pairs per second with")
                 .append(" each ratio to ShedLock; the [design notes](design-notes.md#the-floor-of-a-durable-design)")
                 .append(" read its results.\n");
+    }
+
+    private void costIntroduction(StringBuilder md) {
+        ServerCost.Result any = costs.values().iterator().next();
+        md.append("The columns after the pairs per second are what one pair costs the PostgreSQL server, per")
+                .append(" pair: WAL bytes (`pg_current_wal_lsn()`), WAL records and WAL fsyncs (`pg_stat_wal`:")
+                .append(" `wal_records`, `wal_sync`), *write xacts* (transaction ids assigned, from")
+                .append(" `pg_current_snapshot()`) and *xacts* (commits and rollbacks of the bench's database,")
+                .append(" `pg_stat_database`). They are counted apart from the timed runs: one thread takes and")
+                .append(" frees ")
+                .append(String.format(Locale.ROOT, "%,d", any.pairs()))
+                .append(" distinct free keys after a pass over the same keys, and each reading follows ")
+                .append(ServerCost.FLUSH_MILLIS / 1000)
+                .append(" s with nothing running, the longest a PostgreSQL 15 backend keeps its statistics")
+                .append(" before reporting them. WAL, fsyncs and transaction ids are the whole server's, so")
+                .append(" other databases' writes in the same window count too: each figure is the smallest")
+                .append(" of ")
+                .append(any.repeats())
+                .append(" such windows. Time-driven work of a target in the window (lease cleaning,")
+                .append(" heartbeats) is counted in its pairs.\n\n");
     }
 
     private void table(StringBuilder md, Map<String, Score> scores, String unit) {
