@@ -3,6 +3,7 @@ package dev.locking.testkit;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
@@ -79,6 +80,33 @@ public abstract class LockingFaultContract {
      */
     protected Duration faultSlack() {
         return Duration.ofSeconds(1);
+    }
+
+    /**
+     * True when a lock outlives the connection it was taken on (a row, a Redis key); false when a
+     * lock is a lock of a server session (locking-postgres with {@code mode = "session"}), which ends
+     * with its connection: a reset connection then loses the lock, and the holder is told.
+     */
+    protected boolean locksSurviveConnectionLoss() {
+        return true;
+    }
+
+    /**
+     * True when leases are measured by the store's clock; false when the holding process ends its
+     * leases itself (locking-postgres with {@code mode = "session"}): a step of the store's clock
+     * then changes no lease.
+     */
+    protected boolean leasesByStoreClock() {
+        return true;
+    }
+
+    /**
+     * True when fencing tokens keep growing when the store's clock steps backwards; false when they
+     * are read from the store's clock, which the provider's documentation then requires never to
+     * step backwards (locking-postgres with {@code mode = "session"}).
+     */
+    protected boolean tokensSurviveStoreClockStepBack() {
+        return true;
     }
 
     /** How long a key a failed call took may stay held before the provider undoes it. */
@@ -252,6 +280,25 @@ public abstract class LockingFaultContract {
         FaultyProxy proxy = proxy();
         LockingModule locking = moduleThrough(proxy);
         String k = key("k");
+        if (!locksSurviveConnectionLoss()) {
+            // The lock ends with its connection: the holder is told, and the key is free at once.
+            LockingModule other = directModule();
+            Throwable failure = failureOf(
+                    async(() -> locking.execute(
+                            k,
+                            lock -> {
+                                proxy.cutAll(FaultyProxy.Cut.RESET);
+                                awaitLost(lock, LONG_WAIT);
+                                assertTrue(lock.isLost(), "isLost() stayed false after the connection reset");
+                                return "done";
+                            },
+                            LockOptions.defaults().expire(Duration.ofMillis(1500)))),
+                    LONG_WAIT,
+                    "execute");
+            assertInstanceOf(LockLostException.class, failure);
+            assertTakenByAnotherOwnerWithin(other, k, faultSlack(), "the reset session's lock stayed held");
+            return;
+        }
         boolean lost = within(
                 async(() -> locking.execute(
                         k,
@@ -433,6 +480,21 @@ public abstract class LockingFaultContract {
         LockingModule b = track(newModule(store.host(), store.port()));
         String k = key("k");
         Duration lease = Duration.ofSeconds(3);
+        if (!leasesByStoreClock()) {
+            // The holder's process ends its lease: a step of the store's clock changes nothing.
+            long held = a.acquire(k, owner("A").expire(lease)).fencingToken(k);
+            store.clock().step(Duration.ofMinutes(10));
+            assertThrows(
+                    LockAcquisitionException.class,
+                    () -> b.acquire(k, owner("B").timeout(Duration.ofMillis(500))),
+                    "the clock step ended a lease the holder's process measures");
+            Lease taken = b.acquire(k, owner("B").timeout(LONG_WAIT)); // the lease's own end
+            assertTrue(
+                    taken.fencingToken(k) > held, "tokens went backwards: " + held + " then " + taken.fencingToken(k));
+            assertFalse(a.release(k, owner("A")), "the ended lease has nothing to release");
+            assertTrue(b.release(k, owner("B")));
+            return;
+        }
         CountDownLatch holding = new CountDownLatch(1);
         AtomicLong heldToken = new AtomicLong();
         AtomicLong steppedAt = new AtomicLong();
@@ -469,6 +531,10 @@ public abstract class LockingFaultContract {
     @Test
     @DisplayName("the store's clock stepping backwards keeps fencing tokens growing")
     void storeClockStepBackwardKeepsTokensGrowing() {
+        org.junit.jupiter.api.Assumptions.assumeTrue(
+                tokensSurviveStoreClockStepBack(),
+                "this provider's fencing tokens are read from the store's clock, which its documentation requires"
+                        + " never to step backwards");
         PrivateStore store = track(newStoreOnFakeClock());
         LockingModule locking = track(newModule(store.host(), store.port()));
         String k = key("k");

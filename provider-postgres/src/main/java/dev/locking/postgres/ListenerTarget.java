@@ -91,6 +91,14 @@ final class ListenerTarget {
         return PostgresLockingProvider.openListening(url, props, ListenerSocketFactory.class.getName());
     }
 
+    /** Opens a plain connection (no listener socket) with these settings plus {@code overrides}. */
+    Connection openPlain(Properties overrides) throws SQLException {
+        Properties props = new Properties();
+        props.putAll(properties);
+        props.putAll(overrides);
+        return new Driver().connect(url, props);
+    }
+
     @Override
     public String toString() {
         return PostgresSettings.redact(url);

@@ -580,6 +580,15 @@ final class PostgresLockingProvider implements LockingProvider {
                 + mode() + "}";
     }
 
+    /**
+     * Session mode's waiters share this provider's queue: one that joined a queue ({@code true}) must
+     * leave it when it gives up; one granted ({@code false}) has left every queue.
+     */
+    void queuedWaiter(String waiterId, boolean queued) {
+        if (queued) this.queued.add(waiterId);
+        else this.queued.remove(waiterId);
+    }
+
     /** True while the LISTEN connection is up (tests, diagnostics). */
     boolean listening() {
         return listener != null && listener.listening();

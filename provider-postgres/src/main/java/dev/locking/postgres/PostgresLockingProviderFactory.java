@@ -28,7 +28,15 @@ public final class PostgresLockingProviderFactory implements LockingProviderFact
     public LockingProvider create(ProviderContext context) {
         PostgresSettings settings = PostgresSettings.parse(
                 context.options(), context.optionsPath(), context.dataSource().isPresent());
-        return new PostgresLockingProvider(
+        PostgresLockingProvider table = new PostgresLockingProvider(
                 context.registrationId(), settings, context.dataSource(), context::keyReleased, context::granted);
+        if (settings.mode == PostgresSettings.Mode.TABLE) return table;
+        try {
+            return new PostgresSessionLockingProvider(
+                    context.registrationId(), settings, context.dataSource(), context::keyReleased, table);
+        } catch (RuntimeException e) {
+            table.close();
+            throw e;
+        }
     }
 }

@@ -27,6 +27,12 @@ final class PostgresSettings {
         POLL
     }
 
+    /** How a lock is held: a row per lock, or a session-level advisory lock on one of the provider's own sessions. */
+    enum Mode {
+        TABLE,
+        SESSION
+    }
+
     static final Set<String> KEYS = Set.of(
             "url",
             "user",
@@ -40,6 +46,9 @@ final class PostgresSettings {
             "lock-timeout",
             "synchronous-commit",
             "cleanup-interval",
+            "mode",
+            "sessions",
+            "session-timeout",
             "pool");
 
     /** HikariCP properties that would bypass url/user/password or the pool we build. */
@@ -67,6 +76,16 @@ final class PostgresSettings {
     final SynchronousCommit synchronousCommit;
 
     final Properties pool;
+
+    /** The mode option. */
+    final Mode mode;
+    /** Session mode: how many server sessions of its own the provider holds its locks on. */
+    final int sessions;
+    /**
+     * Session mode: the server ends a session idle for this long (idle_session_timeout), freeing its
+     * locks; the provider keeps its live sessions busy well within it.
+     */
+    final Duration sessionTimeout;
 
     private PostgresSettings(Config c, List<String> problems, String path, boolean hasDataSource) {
         PostgresCredentials.requireText(c, path, problems, "url", "listen-url", "user", "password");
@@ -109,6 +128,26 @@ final class PostgresSettings {
 
         synchronousCommit = synchronousCommit(c, path, problems);
         pool = poolProperties(c, path + ".pool", problems);
+
+        String modeText = text(c, "mode");
+        Mode parsedMode = Mode.TABLE;
+        if (modeText != null) {
+            try {
+                parsedMode = Mode.valueOf(modeText.toUpperCase(Locale.ROOT));
+            } catch (IllegalArgumentException e) {
+                problems.add(path + ".mode must be table or session, was \"" + modeText + "\"");
+            }
+        }
+        this.mode = parsedMode;
+        int parsedSessions = 4;
+        if (c.hasPath("sessions")) {
+            Object value = c.getValue("sessions").unwrapped();
+            if (value instanceof Number n && n.doubleValue() == n.intValue() && n.intValue() >= 1 && n.intValue() <= 64)
+                parsedSessions = n.intValue();
+            else problems.add(path + ".sessions must be a whole number from 1 to 64, was \"" + value + "\"");
+        }
+        sessions = parsedSessions;
+        sessionTimeout = duration(c, "session-timeout", Duration.ofSeconds(10), Duration.ofSeconds(2), path, problems);
     }
 
     /**

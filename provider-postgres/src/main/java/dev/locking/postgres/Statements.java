@@ -100,7 +100,7 @@ final class Statements {
                 + " AS commit_mode FROM (" + select + ") AS s";
     }
 
-    private static String load(String name, String schema) {
+    static String load(String name, String schema) {
         try (InputStream in = Statements.class.getResourceAsStream(name)) {
             if (in == null)
                 throw new IllegalStateException("missing resource " + name + " next to " + Statements.class);

@@ -730,3 +730,118 @@ BEGIN
     PERFORM "${flyway:defaultSchema}".locking_notify(v_freed);
     RETURN cardinality(v_freed);
 END $$;
+
+-- Session mode (the provider option mode = "session"): a lock is a session-level advisory lock on
+-- one of the provider's own server sessions, and nothing is written per lock. Its 64-bit key is the
+-- first 8 bytes of SHA-256 of the schema and the key, computed by the provider; two keys that share
+-- it (about one chance in 2^64 per pair) only exclude each other. The waiter queue is the table
+-- mode's locking_waiter: a waiter is written there only when it is refused.
+--
+-- A fencing token is read from the server's clock after the locks are granted: the WAL timeline
+-- times 2^52 plus clock_timestamp() in microseconds since 1970 (below 2^52 until 2112). A key's
+-- tokens grow as long as the server's clock does not step back on one timeline; a failover starts a
+-- new timeline, so tokens grow across it even when the new primary's clock is behind. Timeline t's
+-- tokens are all larger than the table mode's tokens of timeline t (below (t + 1) * 2^48), so
+-- tokens keep growing when a database moves from table mode to session mode. Timelines from 2048
+-- on do not fit: the call is refused.
+--
+-- A waiter (p_waiter non-null) and a release serialise on a transaction-scoped advisory lock of the
+-- key, as the table mode's functions do, so that a release either precedes the waiter's try (which
+-- then gets the key) or sees its queue entry and notifies it.
+--
+-- p_keys        every key of the call; a refused waiter joins each of their queues
+-- p_lock_keys   the keys to lock (those the process does not hold already), sorted, and
+-- p_lock_ids    their advisory lock keys, in the same order
+-- p_blocked_key non-null: the process already knows the call is refused (it holds that key for
+--               another owner); nothing is tried, a waiter only joins the queues
+CREATE FUNCTION "${flyway:defaultSchema}".locking_session_acquire(
+        p_keys text[], p_lock_keys text[], p_lock_ids bigint[], p_waiter text, p_waiter_stale_ms bigint,
+        p_blocked_key text,
+        OUT granted boolean, OUT token bigint, OUT blocked_key text, OUT ahead_waiter text)
+    LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    v_now timestamptz := clock_timestamp();
+    v_count integer := coalesce(cardinality(p_lock_ids), 0);
+    v_i integer;
+    v_ticket bigint;
+    v_timeline bigint;
+BEGIN
+    granted := false;
+    blocked_key := p_blocked_key;
+    IF p_waiter IS NOT NULL THEN
+        PERFORM pg_advisory_xact_lock(h)
+           FROM (SELECT DISTINCT hashtextextended(k, 0) AS h FROM unnest(p_keys) AS k) s ORDER BY h;
+    END IF;
+    -- A free key is reserved for the first live waiter in its queue.
+    IF blocked_key IS NULL AND v_count > 0 THEN
+        SELECT w.lock_id, w.waiter_id INTO blocked_key, ahead_waiter
+          FROM unnest(p_lock_keys) AS k(key)
+          CROSS JOIN LATERAL (
+                SELECT q.lock_id, q.waiter_id FROM "${flyway:defaultSchema}".locking_waiter q
+                 WHERE q.lock_id = k.key
+                   AND q.refreshed_at > v_now - p_waiter_stale_ms * interval '1 millisecond'
+                 ORDER BY q.ticket
+                 LIMIT 1) w
+         WHERE w.waiter_id IS DISTINCT FROM p_waiter
+         LIMIT 1;
+    END IF;
+    IF blocked_key IS NULL THEN
+        FOR v_i IN 1 .. v_count LOOP
+            IF NOT pg_try_advisory_lock(p_lock_ids[v_i]) THEN
+                blocked_key := p_lock_keys[v_i];
+                FOR v_j IN 1 .. v_i - 1 LOOP
+                    PERFORM pg_advisory_unlock(p_lock_ids[v_j]);
+                END LOOP;
+                EXIT;
+            END IF;
+        END LOOP;
+    END IF;
+    IF blocked_key IS NOT NULL THEN
+        ahead_waiter := CASE WHEN ahead_waiter IS DISTINCT FROM p_waiter THEN ahead_waiter END;
+        IF p_waiter IS NOT NULL THEN
+            SELECT min(q.ticket) INTO v_ticket
+              FROM "${flyway:defaultSchema}".locking_waiter q WHERE q.waiter_id = p_waiter;
+            IF v_ticket IS NULL THEN
+                v_ticket := nextval('"${flyway:defaultSchema}".locking_waiter_ticket_seq');
+            END IF;
+            INSERT INTO "${flyway:defaultSchema}".locking_waiter AS w (lock_id, waiter_id, ticket, refreshed_at)
+            SELECT k, p_waiter, v_ticket, v_now FROM unnest(p_keys) AS k
+            ON CONFLICT (lock_id, waiter_id) DO UPDATE SET refreshed_at = excluded.refreshed_at;
+        END IF;
+        RETURN;
+    END IF;
+    v_timeline := ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::bigint;
+    IF v_timeline > 2047 THEN
+        FOR v_i IN 1 .. v_count LOOP
+            PERFORM pg_advisory_unlock(p_lock_ids[v_i]);
+        END LOOP;
+        RAISE EXCEPTION 'dev.locking: session mode issues fencing tokens only on WAL timelines below 2048, the server is on timeline %', v_timeline
+            USING HINT = 'Use mode = "table".';
+    END IF;
+    token := (v_timeline << 52) + floor(extract(epoch FROM clock_timestamp()) * 1000000)::bigint;
+    granted := true;
+    IF p_waiter IS NOT NULL THEN
+        DELETE FROM "${flyway:defaultSchema}".locking_waiter WHERE waiter_id = p_waiter;
+    END IF;
+END $$;
+
+-- Frees session-mode locks held on the calling session (p_lock_ids, the advisory keys of p_keys)
+-- and notifies the waiters of every key that has any: a release nobody waits for writes nothing
+-- and notifies nobody. True iff every lock was held on this session.
+CREATE FUNCTION "${flyway:defaultSchema}".locking_session_release(p_keys text[], p_lock_ids bigint[])
+    RETURNS boolean
+    LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    v_all boolean := true;
+    v_i integer;
+BEGIN
+    PERFORM pg_advisory_xact_lock(h)
+       FROM (SELECT DISTINCT hashtextextended(k, 0) AS h FROM unnest(p_keys) AS k) s ORDER BY h;
+    FOR v_i IN 1 .. cardinality(p_lock_ids) LOOP
+        v_all := pg_advisory_unlock(p_lock_ids[v_i]) AND v_all;
+    END LOOP;
+    PERFORM pg_notify('locking_${flyway:defaultSchema}', k)
+       FROM unnest(p_keys) AS k
+      WHERE EXISTS (SELECT 1 FROM "${flyway:defaultSchema}".locking_waiter q WHERE q.lock_id = k);
+    RETURN v_all;
+END $$;

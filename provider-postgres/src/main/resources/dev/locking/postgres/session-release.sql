@@ -1,0 +1,1 @@
+SELECT "{schema}".locking_session_release(?, ?)
