@@ -44,6 +44,7 @@ public final class BenchSuite {
             "postgres",
             "postgres-sync",
             "postgres-async",
+            "postgres-session",
             "pgbouncer",
             "redis",
             "raw-postgres",
@@ -57,6 +58,7 @@ public final class BenchSuite {
     static final List<String> EXECUTE_TARGETS = List.of(
             "in-memory",
             "postgres",
+            "postgres-session",
             "pgbouncer",
             "redis",
             "raw-postgres",
@@ -67,13 +69,22 @@ public final class BenchSuite {
             "shedlock-jedis");
 
     static final List<String> TEN_KEY_TARGETS = List.of(
-            "in-memory", "postgres", "pgbouncer", "redis", "raw-postgres", "raw-pgbouncer", "raw-redis", "redisson");
+            "in-memory",
+            "postgres",
+            "postgres-session",
+            "pgbouncer",
+            "redis",
+            "raw-postgres",
+            "raw-pgbouncer",
+            "raw-redis",
+            "redisson");
 
     /** The PostgreSQL targets whose pairs are counted on the server (WAL, fsyncs, transactions). */
     static final List<String> COST_TARGETS = List.of(
             "postgres",
             "postgres-sync",
             "postgres-async",
+            "postgres-session",
             "pgbouncer",
             "raw-postgres",
             "raw-pgbouncer",
@@ -84,13 +95,15 @@ public final class BenchSuite {
             "in-memory",
             "postgres",
             "postgres-async",
+            "postgres-session",
             "pgbouncer",
             "redis",
             "redisson",
             "shedlock-jdbc",
             "shedlock-jedis");
 
-    static final List<String> WAITER_TARGETS = List.of("in-memory", "postgres", "redis", "redisson");
+    static final List<String> WAITER_TARGETS =
+            List.of("in-memory", "postgres", "postgres-session", "redis", "redisson");
 
     /** How long each figure is measured: JMH forks and iterations per target, seconds per hand-over row. */
     record Size(int forks, int warmups, int warmupSeconds, int iterations, int iterationSeconds, int handOverSeconds) {
@@ -225,7 +238,8 @@ public final class BenchSuite {
     private static IntSupplier connectionCounter(String target, Servers servers, Locker locker) {
         String address = locker instanceof Targets.ModuleLocker ours ? ours.address : "";
         return switch (target) {
-            case "postgres", "pgbouncer" -> () -> postgresSessions(servers, "dev.locking%" + address);
+            case "postgres", "postgres-session", "pgbouncer" -> () ->
+                    postgresSessions(servers, "dev.locking%" + address);
             case "redis" -> () -> redisClients(" name=locking:" + address + " ");
             case "redisson" -> () -> redisClients(" name=bench-redisson ");
             default -> () -> 0;

@@ -21,6 +21,7 @@ final class Report {
             "postgres", List.of("raw-postgres", "shedlock-jdbc"),
             "postgres-sync", List.of("raw-postgres", "shedlock-jdbc"),
             "postgres-async", List.of("raw-postgres", "shedlock-jdbc"),
+            "postgres-session", List.of("raw-postgres", "shedlock-jdbc"),
             "pgbouncer", List.of("raw-pgbouncer", "shedlock-jdbc-pgbouncer"),
             "redis", List.of("raw-redis", "redisson", "shedlock-jedis"));
 
@@ -98,7 +99,8 @@ final class Report {
             }
         md.append("\nRatios (provider / baseline, higher is better for the provider):\n\n");
         md.append("| provider | baseline | 1 thread | 8 threads |\n|---|---|---:|---:|\n");
-        for (String p : List.of("postgres", "postgres-sync", "postgres-async", "pgbouncer", "redis"))
+        for (String p :
+                List.of("postgres", "postgres-sync", "postgres-async", "postgres-session", "pgbouncer", "redis"))
             for (String b : BASELINES.get(p))
                 // A row only where the provider and this baseline were both measured (-Dbench.targets).
                 if ((one.containsKey(p) && one.containsKey(b)) || (eight.containsKey(p) && eight.containsKey(b)))
@@ -208,22 +210,25 @@ final class Report {
 
     private void costIntroduction(StringBuilder md) {
         ServerCost.Result any = costs.values().iterator().next();
-        md.append("The columns after the pairs per second are what one pair costs the PostgreSQL server, per")
-                .append(" pair: WAL bytes (`pg_current_wal_lsn()`), WAL records and WAL fsyncs (`pg_stat_wal`:")
-                .append(" `wal_records`, `wal_sync`), *write xacts* (transaction ids assigned, from")
-                .append(" `pg_current_snapshot()`) and *xacts* (commits and rollbacks of the bench's database,")
-                .append(" `pg_stat_database`). They are counted apart from the timed runs: one thread takes and")
-                .append(" frees ")
+        md.append("The columns after the pairs per second are what one pair costs the PostgreSQL server:")
+                .append(" WAL bytes and WAL records written for the bench's database, WAL fsyncs, *write xacts*")
+                .append(" (transactions that took a transaction id, so wrote) and *xacts* (all transactions,")
+                .append(" reads too). They are counted apart from the timed runs: one thread takes and frees ")
                 .append(String.format(Locale.ROOT, "%,d", any.pairs()))
-                .append(" distinct free keys after a pass over the same keys, and each reading follows ")
+                .append(" distinct free keys, after a pass over the same keys. Other databases on the server")
+                .append(" write at the same time, so WAL is counted by what it touches: `pg_walinspect` lists")
+                .append(" the records, and the bench's are those of its relations and every record of a")
+                .append(" transaction that wrote one (its commit); bytes are their lengths, 8-byte aligned as")
+                .append(" written. WAL fsyncs (`pg_stat_wal.wal_sync`) belong to no database: they are the")
+                .append(" whole server's, each reading ")
                 .append(ServerCost.FLUSH_MILLIS / 1000)
-                .append(" s with nothing running, the longest a PostgreSQL 15 backend keeps its statistics")
-                .append(" before reporting them. WAL, fsyncs and transaction ids are the whole server's, so")
-                .append(" other databases' writes in the same window count too: each figure is the smallest")
-                .append(" of ")
+                .append(" s after the pairs (the longest a PostgreSQL 15 backend keeps its statistics), and")
+                .append(" like the WAL figures the smallest of ")
                 .append(any.repeats())
-                .append(" such windows. Time-driven work of a target in the window (lease cleaning,")
-                .append(" heartbeats) is counted in its pairs.\n\n");
+                .append(" windows. *xacts* come from `pg_stat_database` over the target's whole life, start")
+                .append(" and close included, since a backend that only reads reports them when it ends.")
+                .append(" Time-driven work of a target within a window (lease cleaning, heartbeats) counts in")
+                .append(" its pairs.\n\n");
     }
 
     private void table(StringBuilder md, Map<String, Score> scores, String unit) {
