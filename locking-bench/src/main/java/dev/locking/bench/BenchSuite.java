@@ -249,6 +249,7 @@ public final class BenchSuite {
     private static String bound(String target) {
         return switch (target) {
             case "postgres", "pgbouncer" -> Targets.PG_POOL + " + 1 listener";
+            case "postgres-session" -> Targets.PG_POOL + " + " + Targets.PG_POOL + " sessions + 1 listener";
             case "redis" -> Targets.REDIS_POOL + " + 1 subscriber";
             case "redisson" -> "Redisson's pools (defaults)";
             default -> "none (in-process)";
