@@ -132,6 +132,7 @@ public final class BenchSuite {
         Targets.prepareSchema(servers);
         Report report = new Report(sizeName, size, servers);
         long started = System.nanoTime();
+        String loadAtStart = Machine.load();
 
         if (only.contains("pairs"))
             for (int threads : new int[] {1, 8})
@@ -178,7 +179,7 @@ public final class BenchSuite {
         }
         report.elapsed = Duration.ofNanos(System.nanoTime() - started);
         report.generatedAt = java.time.ZonedDateTime.now();
-        report.machine = Machine.describe(servers);
+        report.machine = Machine.describe(servers, loadAtStart);
         String markdown = report.markdown(System.getProperty("bench.command", "locking-bench/run.sh"));
         if (out.getParent() != null) Files.createDirectories(out.getParent());
         Files.writeString(out, markdown);

@@ -138,7 +138,9 @@ final class Report {
         md.append("### Machine\n\n| | |\n|---|---|\n");
         machine.forEach(
                 (k, v) -> md.append("| ").append(k).append(" | ").append(v).append(" |\n"));
-        md.append("\nBoth servers on loopback, on the same cores as the benchmark; nothing else ran. JMH ")
+        md.append("\nBoth servers on loopback, on the same cores as the benchmark. Anything else running on")
+                .append(" the machine shows in the load averages above: on 2 cores, a load well over 2 at the")
+                .append(" start or end means other work shared the cores, and single figures move with it. JMH ")
                 .append("1.37, size `")
                 .append(sizeName)
                 .append("`: ")
