@@ -411,7 +411,11 @@ final class Report {
                             ? Targets.PG_POOL + Targets.PG_POOL + 1
                             : w.target().startsWith("p") ? Targets.PG_POOL + 1 : 0;
             row(
-                    "1,000 parked waiters, " + w.target() + ": connections at most the pool plus one listener",
+                    "1,000 parked waiters, " + w.target() + ": connections at most the pool plus one listener"
+                            // Session mode keeps its sessions beside the pool, however many wait.
+                            + (w.target().equals("postgres-session")
+                                    ? " (and its " + Targets.PG_POOL + " sessions)"
+                                    : ""),
                     w.connections() + " (bound " + bound + "); heap " + w.heapPerWaiterBytes() + " B per waiter",
                     w.connections() <= bound,
                     UNKNOWN);
