@@ -219,7 +219,8 @@ public final class BenchSuite {
                 .measurementIterations(size.iterations())
                 .measurementTime(TimeValue.seconds(size.iterationSeconds()))
                 .jvmArgsAppend(jvmArgs.toArray(new String[0]))
-                .shouldFailOnError(true);
+                // A target that fails (a pool starved on a loaded machine) is missing from the report, not fatal.
+                .shouldFailOnError(false);
         String prof = System.getProperty("bench.prof");
         if (prof != null && !prof.isBlank()) options.addProfiler(prof);
         Collection<RunResult> results = new Runner(options.build()).run();
