@@ -54,6 +54,7 @@ R[ours1]=$(pairs ours.sql 1 1);                   R[ours8]=$(pairs ours.sql 8 1)
 R[together1]=-;                                   R[together8]=$(pairs ours-4-together.sql 2 4)
 R[shedoff1]=$(pairs shedlock.sql 1 1 "$ASYNC");   R[shedoff8]=$(pairs shedlock.sql 8 1 "$ASYNC")
 R[oursoff1]=$(pairs ours.sql 1 1 "$ASYNC");       R[oursoff8]=$(pairs ours.sql 8 1 "$ASYNC")
+R[session1]=$(pairs session.sql 1 1);             R[session8]=$(pairs session.sql 8 1)
 
 ratio() { if [ "$1" = - ]; then echo -; else awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2fx", a / b }'; fi; }
 row() { # label key
@@ -69,4 +70,5 @@ row '`ours.sql`: our functions, `grants` mode' ours
 row '`ours-4-together.sql`: group commit, 4 acquires per statement (8 callers: 2 clients)' together
 row '`shedlock.sql`, no flush at all (`synchronous_commit = off`)' shedoff
 row '`ours.sql`, no flush at all (`synchronous-commit = off`)' oursoff
+row '`session.sql`: our functions, `mode = "session"` (nothing written)' session
 psql -q -c "DROP SCHEMA $SCHEMA CASCADE" >/dev/null

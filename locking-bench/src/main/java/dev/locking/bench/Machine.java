@@ -19,9 +19,10 @@ import redis.clients.jedis.Jedis;
 final class Machine {
     private Machine() {}
 
-    static Map<String, String> describe(Servers servers) {
+    static Map<String, String> describe(Servers servers, String loadAtStart) {
         Map<String, String> m = new LinkedHashMap<>();
         m.put("CPU", cpu() + ", " + Runtime.getRuntime().availableProcessors() + " cores (nproc)");
+        m.put("Load average (1, 5, 15 min)", "at the start " + loadAtStart + ", at the end " + load());
         m.put("Memory", memory());
         m.put("OS", System.getProperty("os.name") + " " + System.getProperty("os.version"));
         m.put(
@@ -33,6 +34,16 @@ final class Machine {
             m.put("PgBouncer", pgbouncer() + ", pool_mode = transaction, on a loopback port (testkit PgBouncerServer)");
         m.put("Redis", redis());
         return m;
+    }
+
+    /** The kernel's load averages, 1, 5 and 15 min: how busy the cores were with anything else too. */
+    static String load() {
+        try {
+            String[] f = Files.readString(Path.of("/proc/loadavg")).strip().split(" ");
+            return f[0] + ", " + f[1] + ", " + f[2];
+        } catch (IOException | RuntimeException e) {
+            return "unknown"; // not Linux
+        }
     }
 
     private static String cpu() {

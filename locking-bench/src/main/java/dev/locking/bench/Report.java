@@ -21,6 +21,7 @@ final class Report {
             "postgres", List.of("raw-postgres", "shedlock-jdbc"),
             "postgres-sync", List.of("raw-postgres", "shedlock-jdbc"),
             "postgres-async", List.of("raw-postgres", "shedlock-jdbc"),
+            "postgres-session", List.of("raw-postgres", "shedlock-jdbc"),
             "pgbouncer", List.of("raw-pgbouncer", "shedlock-jdbc-pgbouncer"),
             "redis", List.of("raw-redis", "redisson", "shedlock-jedis"));
 
@@ -30,6 +31,7 @@ final class Report {
     final Map<Integer, Map<String, Score>> pairs = new LinkedHashMap<>();
     Map<String, Score> execute = Map.of();
     Map<String, Score> tenKeys = Map.of();
+    final Map<String, ServerCost.Result> costs = new LinkedHashMap<>();
     final List<HandOver.Result> handOvers = new ArrayList<>();
     final List<ParkedWaiters.Result> waiters = new ArrayList<>();
     long controlHeapPerWaiter;
@@ -63,21 +65,42 @@ final class Report {
         targetsSection(md);
 
         md.append("## Uncontended acquire + release pairs per second\n\n");
-        md.append("| target | 1 thread | 8 threads |\n|---|---:|---:|\n");
+        if (!costs.isEmpty()) costIntroduction(md);
+        md.append("| target | 1 thread | 8 threads |");
+        if (!costs.isEmpty()) md.append(" WAL bytes | WAL records | WAL fsyncs | write xacts | xacts |");
+        md.append("\n|---|---:|---:|");
+        if (!costs.isEmpty()) md.append("---:|---:|---:|---:|---:|");
+        md.append('\n');
         Map<String, Score> one = pairs.getOrDefault(1, Map.of());
         Map<String, Score> eight = pairs.getOrDefault(8, Map.of());
         for (String t : BenchSuite.PAIR_TARGETS)
-            if (one.containsKey(t) || eight.containsKey(t))
+            if (one.containsKey(t) || eight.containsKey(t) || costs.containsKey(t)) {
                 md.append("| `")
                         .append(t)
                         .append("` | ")
                         .append(fmt(one.get(t)))
                         .append(" | ")
                         .append(fmt(eight.get(t)))
-                        .append(" |\n");
+                        .append(" |");
+                if (!costs.isEmpty()) {
+                    ServerCost.Result c = costs.get(t);
+                    if (c == null) md.append(" | | | | |");
+                    else
+                        md.append(String.format(
+                                Locale.ROOT,
+                                " %,.0f | %.2f | %.3f | %.2f | %.2f |",
+                                c.walBytes(),
+                                c.walRecords(),
+                                c.walSyncs(),
+                                c.writeTransactions(),
+                                c.transactions()));
+                }
+                md.append('\n');
+            }
         md.append("\nRatios (provider / baseline, higher is better for the provider):\n\n");
         md.append("| provider | baseline | 1 thread | 8 threads |\n|---|---|---:|---:|\n");
-        for (String p : List.of("postgres", "postgres-sync", "postgres-async", "pgbouncer", "redis"))
+        for (String p :
+                List.of("postgres", "postgres-sync", "postgres-async", "postgres-session", "pgbouncer", "redis"))
             for (String b : BASELINES.get(p))
                 // A row only where the provider and this baseline were both measured (-Dbench.targets).
                 if ((one.containsKey(p) && one.containsKey(b)) || (eight.containsKey(p) && eight.containsKey(b)))
@@ -115,7 +138,9 @@ final class Report {
         md.append("### Machine\n\n| | |\n|---|---|\n");
         machine.forEach(
                 (k, v) -> md.append("| ").append(k).append(" | ").append(v).append(" |\n"));
-        md.append("\nBoth servers on loopback, on the same cores as the benchmark; nothing else ran. JMH ")
+        md.append("\nBoth servers on loopback, on the same cores as the benchmark. Anything else running on")
+                .append(" the machine shows in the load averages above: on 2 cores, a load well over 2 at the")
+                .append(" start or end means other work shared the cores, and single figures move with it. JMH ")
                 .append("1.37, size `")
                 .append(sizeName)
                 .append("`: ")
@@ -162,7 +187,15 @@ final class Report {
                 .append(" grants` (an acquire waits for its WAL flush, the release of a leased lock does not);")
                 .append(" `postgres-sync` is `synchronous-commit = on` (every call waits for its flush) and")
                 .append(" `postgres-async` is `synchronous-commit = off` (no call waits). What each gives up:")
-                .append(" [PostgreSQL durability](postgres.md#durability-and-synchronous-commit).\n\n");
+                .append(" [PostgreSQL durability](postgres.md#durability-and-synchronous-commit).")
+                .append(" `postgres-session` is `mode = \"session\"`: each lock a session-level advisory lock on")
+                .append(" one of the provider's own server sessions, nothing written per uncontended lock. It runs")
+                .append(" on ")
+                .append(Targets.PG_POOL)
+                .append(" sessions, as many as `raw-postgres` has connections, so the two are compared on the")
+                .append(" same number of connections; its pool (")
+                .append(Targets.PG_POOL)
+                .append(", shared with table mode) serves the waiter queue.\n\n");
 
         md.append("### Running it\n\n");
         md.append("```sh\n")
@@ -176,13 +209,36 @@ final class Report {
         md.append("`run.sh` builds the project, runs the suite against the servers the tests use, and writes")
                 .append(" this page. It starts its own PgBouncer when a selected target goes through one")
                 .append(" (`apt-get install pgbouncer`). Fewer parts or targets:")
-                .append(" `-Dbench.only=pairs,execute,tenKeys,handover,waiters`,")
+                .append(" `-Dbench.only=pairs,execute,tenKeys,cost,handover,waiters`,")
                 .append(" `-Dbench.targets=postgres,raw-postgres,...`; a JFR recording per JMH fork:")
                 .append(" `-Dbench.prof=jfr`. The module has no tests, so `mvn verify` runs no benchmarks.")
                 .append(" `pgbench/run.sh` sends each PostgreSQL design's statements straight to the server")
                 .append(" (pgbench, prepared statements, 1 and 8 clients) and prints pairs per second with")
                 .append(" each ratio to ShedLock; the [design notes](design-notes.md#the-floor-of-a-durable-design)")
                 .append(" read its results.\n");
+    }
+
+    private void costIntroduction(StringBuilder md) {
+        ServerCost.Result any = costs.values().iterator().next();
+        md.append("The columns after the pairs per second are what one pair costs the PostgreSQL server:")
+                .append(" WAL bytes and WAL records written for the bench's database, WAL fsyncs, *write xacts*")
+                .append(" (transactions that took a transaction id, so wrote) and *xacts* (all transactions,")
+                .append(" reads too). They are counted apart from the timed runs: one thread takes and frees ")
+                .append(String.format(Locale.ROOT, "%,d", any.pairs()))
+                .append(" distinct free keys, after a pass over the same keys. Other databases on the server")
+                .append(" write at the same time, so WAL is counted by what it touches: `pg_walinspect` lists")
+                .append(" the records, and the bench's are those of its relations and every record of a")
+                .append(" transaction that wrote one (its commit); bytes are their lengths, 8-byte aligned as")
+                .append(" written. WAL fsyncs (`pg_stat_wal.wal_sync`) belong to no database: they are the")
+                .append(" whole server's, each reading ")
+                .append(ServerCost.FLUSH_MILLIS / 1000)
+                .append(" s after the pairs (the longest a PostgreSQL 15 backend keeps its statistics), and")
+                .append(" like the WAL figures the smallest of ")
+                .append(any.repeats())
+                .append(" windows. *xacts* come from `pg_stat_database` over the target's whole life, start")
+                .append(" and close included, since a backend that only reads reports them when it ends.")
+                .append(" Time-driven work of a target within a window (lease cleaning, heartbeats) counts in")
+                .append(" its pairs.\n\n");
     }
 
     private void table(StringBuilder md, Map<String, Score> scores, String unit) {
@@ -277,6 +333,10 @@ final class Report {
     private static final String RAW_ADVISORY = "limit: raw advisory locks write nothing; a lock kept as a row pays a"
             + " WAL-logged insert and delete per pair (the price of the documented durability)";
 
+    private static final String SESSION_STATEMENTS = "limit: session mode's own two statements (PL/pgSQL: the"
+            + " waiter-queue look-up and the token on acquire, the queue check on release) run at 0.14-0.25x of raw"
+            + " advisory locks in pgbench, with no Java";
+
     private static final String DURABLE_FLOOR = "limit: a design that flushes each acquire tops out at 1.14-1.37x of"
             + " ShedLock (its own statements minus one flush, pgbench); `postgres-async` is the faster mode";
     private static final String REDIS_CORE =
@@ -293,13 +353,37 @@ final class Report {
         target("Redis, 8 threads: at least 0.7x raw", r(eight, "redis", "raw-redis"), 0.7, REDIS_CORE);
         target("Redis ahead of Redisson, 1 thread (clear margin: 1.2x)", r(one, "redis", "redisson"), 1.2, UNKNOWN);
         target("Redis ahead of Redisson, 8 threads (clear margin: 1.2x)", r(eight, "redis", "redisson"), 1.2, UNKNOWN);
-        for (String pg : List.of("postgres", "postgres-sync", "postgres-async", "pgbouncer")) {
+        for (String pg : List.of("postgres", "postgres-sync", "postgres-async", "postgres-session", "pgbouncer")) {
             String raw = BASELINES.get(pg).get(0), shed = BASELINES.get(pg).get(1);
-            target(pg + ", 1 thread: at least 0.8x raw advisory locks", r(one, pg, raw), 0.8, RAW_ADVISORY);
-            target(pg + ", 8 threads: at least 0.7x raw advisory locks", r(eight, pg, raw), 0.7, RAW_ADVISORY);
-            if (pg.equals("postgres-async")) continue; // not a durable mode
+            String why = pg.equals("postgres-session") ? SESSION_STATEMENTS : RAW_ADVISORY;
+            target(pg + ", 1 thread: at least 0.8x raw advisory locks", r(one, pg, raw), 0.8, why);
+            target(pg + ", 8 threads: at least 0.7x raw advisory locks", r(eight, pg, raw), 0.7, why);
+            // Neither keeps a lock through a server crash: no durable target.
+            if (pg.equals("postgres-async") || pg.equals("postgres-session")) continue;
             target(pg + " (durable), 1 thread: at least 2x ShedLock JDBC", r(one, pg, shed), 2.0, DURABLE_FLOOR);
             target(pg + " (durable), 8 threads: at least 2x ShedLock JDBC", r(eight, pg, shed), 2.0, DURABLE_FLOOR);
+        }
+        ServerCost.Result session = costs.get("postgres-session"), table = costs.get("postgres");
+        if (session != null) {
+            row(
+                    "postgres-session: 0 WAL fsyncs per pair",
+                    String.format(
+                            Locale.ROOT,
+                            "%.4f (%d in %,d pairs, whole server; the pairs' WAL: %,.0f B)",
+                            session.walSyncs(),
+                            Math.round(session.walSyncs() * session.pairs()),
+                            session.pairs(),
+                            session.walBytes()),
+                    // The counter is the whole server's: other databases' flushes land in the window.
+                    session.walSyncs() < 0.01,
+                    UNKNOWN);
+            if (table != null)
+                row(
+                        "postgres-session: WAL bytes per pair at most a tenth of table mode's (`postgres`, "
+                                + String.format(Locale.ROOT, "%,.0f B", table.walBytes()) + ")",
+                        String.format(Locale.ROOT, "%,.0f B", session.walBytes()),
+                        session.walBytes() <= table.walBytes() / 10,
+                        UNKNOWN);
         }
         for (HandOver.Result h : handOvers) {
             // postgres-async: the PostgreSQL provider's faster mode (no call waits for its flush).
@@ -323,9 +407,15 @@ final class Report {
             if (!Targets.PROVIDERS.contains(w.target())) continue;
             int bound = w.target().equals("redis")
                     ? Targets.REDIS_POOL + 1
-                    : w.target().startsWith("p") ? Targets.PG_POOL + 1 : 0;
+                    : w.target().equals("postgres-session")
+                            ? Targets.PG_POOL + Targets.PG_POOL + 1
+                            : w.target().startsWith("p") ? Targets.PG_POOL + 1 : 0;
             row(
-                    "1,000 parked waiters, " + w.target() + ": connections at most the pool plus one listener",
+                    "1,000 parked waiters, " + w.target() + ": connections at most the pool plus one listener"
+                            // Session mode keeps its sessions beside the pool, however many wait.
+                            + (w.target().equals("postgres-session")
+                                    ? " (and its " + Targets.PG_POOL + " sessions)"
+                                    : ""),
                     w.connections() + " (bound " + bound + "); heap " + w.heapPerWaiterBytes() + " B per waiter",
                     w.connections() <= bound,
                     UNKNOWN);

@@ -64,7 +64,7 @@ final class Targets {
     static final List<String> SHARED_TABLE = List.of("postgres", "postgres-sync", "postgres-async", "pgbouncer");
 
     /** Our providers, addressed through {@link LockingModule}. */
-    static final List<String> PROVIDERS = List.of("in-memory", "postgres", "pgbouncer", "redis");
+    static final List<String> PROVIDERS = List.of("in-memory", "postgres", "postgres-session", "pgbouncer", "redis");
 
     static Locker open(String name, Servers servers) {
         return switch (name) {
@@ -79,6 +79,8 @@ final class Targets {
             case "postgres-async" -> new ModuleLocker(
                     name,
                     registration("locking-postgres", withSynchronousCommit(postgresOptions(servers, false), "off")));
+            case "postgres-session" -> new ModuleLocker(
+                    name, registration("locking-postgres", sessionMode(postgresOptions(servers, false))));
             case "redis" -> new ModuleLocker(
                     name,
                     registration(
@@ -112,6 +114,18 @@ final class Targets {
         options.put("schema", servers.schema());
         options.put("pool", Map.of("maximumPoolSize", PG_POOL, "minimumIdle", PG_POOL));
         return options;
+    }
+
+    /**
+     * Session mode on as many server sessions as the raw baseline has connections ({@value
+     * #PG_POOL}), so that the two are compared on the same number of connections. The pool, shared
+     * with table mode, serves waiters' queue rows; an uncontended pair uses only the sessions.
+     */
+    private static Map<String, Object> sessionMode(Map<String, Object> options) {
+        Map<String, Object> copy = new LinkedHashMap<>(options);
+        copy.put("mode", "session");
+        copy.put("sessions", PG_POOL);
+        return copy;
     }
 
     private static Map<String, Object> withSynchronousCommit(Map<String, Object> options, String mode) {
