@@ -333,9 +333,9 @@ final class Report {
     private static final String RAW_ADVISORY = "limit: raw advisory locks write nothing; a lock kept as a row pays a"
             + " WAL-logged insert and delete per pair (the price of the documented durability)";
 
-    private static final String SESSION_STATEMENTS = "limit: session mode's own two statements (PL/pgSQL: the"
-            + " waiter-queue look-up and the token on acquire, the queue check on release) run at 0.14-0.25x of raw"
-            + " advisory locks in pgbench, with no Java";
+    private static final String SESSION_STATEMENTS = "limit: session mode's own two statements (the waiter-queue"
+            + " look-up before the lock, the queue check on release) run at 0.34-0.41x / 0.49-0.59x of raw advisory"
+            + " locks in pgbench (1 / 8 clients), with no Java";
 
     private static final String DURABLE_FLOOR = "limit: a design that flushes each acquire tops out at 1.14-1.37x of"
             + " ShedLock (its own statements minus one flush, pgbench); `postgres-async` is the faster mode";
