@@ -162,6 +162,25 @@ BEGIN
     PERFORM pg_notify('locking_${flyway:defaultSchema}', k) FROM unnest(p_keys) AS k;
 END $$;
 
+-- Enters a waiter in the queues of p_keys, or refreshes its entries: one ticket for all of its
+-- keys (its earliest, so a waiter keeps its place), which is what keeps every queue in the same order.
+CREATE FUNCTION "${flyway:defaultSchema}".locking_join_queue(p_keys text[], p_waiter text, p_now timestamptz)
+    RETURNS void
+    LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    v_ticket bigint;
+BEGIN
+    SELECT min(q.ticket) INTO v_ticket
+      FROM "${flyway:defaultSchema}".locking_waiter q WHERE q.waiter_id = p_waiter;
+    IF v_ticket IS NULL THEN
+        v_ticket := nextval('"${flyway:defaultSchema}".locking_waiter_ticket_seq');
+    END IF;
+    INSERT INTO "${flyway:defaultSchema}".locking_waiter AS w (lock_id, waiter_id, ticket, refreshed_at)
+    SELECT k, p_waiter, v_ticket, p_now FROM unnest(p_keys) AS k
+    ON CONFLICT (lock_id, waiter_id) DO UPDATE SET refreshed_at = excluded.refreshed_at;
+END
+$$;
+
 -- One attempt to take every key of p_keys (sorted, distinct), all or nothing: the general path,
 -- for any number of keys (locking_try_acquire sends it what its single-key fast path does not
 -- decide).
@@ -191,7 +210,6 @@ DECLARE
     v_expiration timestamptz;
     v_found boolean;
     v_head text;
-    v_ticket bigint;
     v_revived text[];
 BEGIN
     PERFORM "${flyway:defaultSchema}".locking_serialise(p_keys, p_lock_timeout_ms);
@@ -254,14 +272,7 @@ BEGIN
 
     IF blocked_key IS NOT NULL THEN
         IF p_waiter IS NOT NULL THEN
-            SELECT min(ticket) INTO v_ticket
-              FROM "${flyway:defaultSchema}".locking_waiter WHERE waiter_id = p_waiter;
-            IF v_ticket IS NULL THEN
-                v_ticket := nextval('"${flyway:defaultSchema}".locking_waiter_ticket_seq');
-            END IF;
-            INSERT INTO "${flyway:defaultSchema}".locking_waiter AS w (lock_id, waiter_id, ticket, refreshed_at)
-            SELECT k, p_waiter, v_ticket, v_now FROM unnest(p_keys) AS k
-            ON CONFLICT (lock_id, waiter_id) DO UPDATE SET refreshed_at = excluded.refreshed_at;
+            PERFORM "${flyway:defaultSchema}".locking_join_queue(p_keys, p_waiter, v_now);
         END IF;
         -- Dropping a dead head may have made another process's waiter first in line.
         IF v_revived IS NOT NULL THEN
@@ -763,7 +774,6 @@ DECLARE
     v_now timestamptz := clock_timestamp();
     v_count integer := coalesce(cardinality(p_lock_ids), 0);
     v_i integer;
-    v_ticket bigint;
     v_timeline bigint;
 BEGIN
     granted := false;
@@ -799,14 +809,7 @@ BEGIN
     IF blocked_key IS NOT NULL THEN
         ahead_waiter := CASE WHEN ahead_waiter IS DISTINCT FROM p_waiter THEN ahead_waiter END;
         IF p_waiter IS NOT NULL THEN
-            SELECT min(q.ticket) INTO v_ticket
-              FROM "${flyway:defaultSchema}".locking_waiter q WHERE q.waiter_id = p_waiter;
-            IF v_ticket IS NULL THEN
-                v_ticket := nextval('"${flyway:defaultSchema}".locking_waiter_ticket_seq');
-            END IF;
-            INSERT INTO "${flyway:defaultSchema}".locking_waiter AS w (lock_id, waiter_id, ticket, refreshed_at)
-            SELECT k, p_waiter, v_ticket, v_now FROM unnest(p_keys) AS k
-            ON CONFLICT (lock_id, waiter_id) DO UPDATE SET refreshed_at = excluded.refreshed_at;
+            PERFORM "${flyway:defaultSchema}".locking_join_queue(p_keys, p_waiter, v_now);
         END IF;
         RETURN;
     END IF;
