@@ -133,6 +133,7 @@ final class PostgresSessionLockingProvider implements LockingProvider {
 
     @Override
     public void leaveQueue(List<String> keys, String waiterId) {
+        locks.waitEnded(waiterId);
         shared.leaveQueue(keys, waiterId);
     }
 

@@ -32,9 +32,12 @@ final class PostgresSessions implements SessionStore<PostgresSessions.Session> {
         final long timelineBits;
 
         final PreparedStatement acquire;
+        final PreparedStatement tryFast;
         final PreparedStatement tryOne;
         final PreparedStatement release;
         final PreparedStatement releaseOne;
+        final PreparedStatement mark;
+        final PreparedStatement unmark;
         final PreparedStatement ping;
 
         Session(Connection connection, int backendPid, long timeline, Statements sql) throws SQLException {
@@ -42,21 +45,35 @@ final class PostgresSessions implements SessionStore<PostgresSessions.Session> {
             this.backendPid = backendPid;
             this.timelineBits = timeline << 52;
             this.acquire = connection.prepareStatement(sql.acquire);
+            this.tryFast = connection.prepareStatement(sql.tryFast);
             this.tryOne = connection.prepareStatement(sql.tryOne);
             this.release = connection.prepareStatement(sql.release);
             this.releaseOne = connection.prepareStatement(sql.releaseOne);
+            this.mark = connection.prepareStatement(sql.mark);
+            this.unmark = connection.prepareStatement(sql.unmark);
             this.ping = connection.prepareStatement("SELECT 1");
         }
     }
 
     /** Session mode's statements. */
-    private record Statements(String acquire, String tryOne, String release, String releaseOne, String opening) {
+    private record Statements(
+            String acquire,
+            String tryFast,
+            String tryOne,
+            String release,
+            String releaseOne,
+            String mark,
+            String unmark,
+            String opening) {
         Statements(String schema) {
             this(
                     dev.locking.postgres.Statements.load("session-acquire.sql", schema),
+                    dev.locking.postgres.Statements.load("session-try-fast.sql", schema),
                     dev.locking.postgres.Statements.load("session-try-one.sql", schema),
                     dev.locking.postgres.Statements.load("session-release.sql", schema),
                     dev.locking.postgres.Statements.load("session-release-one.sql", schema),
+                    dev.locking.postgres.Statements.load("session-mark.sql", schema),
+                    dev.locking.postgres.Statements.load("session-unmark.sql", schema),
                     dev.locking.postgres.Statements.load("session-timeline.sql", schema));
         }
     }
@@ -156,10 +173,26 @@ final class PostgresSessions implements SessionStore<PostgresSessions.Session> {
             throws Exception {
         Connection c = s.connection;
         if (keys.size() == 1 && lockKeys.size() == 1 && waiterId == null && blockedKey == null) {
+            String key = keys.get(0);
+            long lockId = lockId(key);
+            // No waiter has marked the key: the advisory lock alone decides.
+            PreparedStatement fast = s.tryFast;
+            fast.setString(1, key);
+            fast.setInt(2, (int) (lockId >>> 32));
+            fast.setInt(3, (int) lockId);
+            fast.setLong(4, lockId);
+            try (ResultSet rs = fast.executeQuery()) {
+                rs.next();
+                boolean granted = rs.getBoolean(1);
+                if (!rs.wasNull())
+                    return new Attempt(
+                            granted, granted ? s.timelineBits + rs.getLong(2) : 0, granted ? null : key, null);
+            }
+            // A waiter has: the queue says whose turn it is.
             PreparedStatement one = s.tryOne;
-            one.setString(1, keys.get(0));
+            one.setString(1, key);
             one.setLong(2, waiterStaleMillis);
-            one.setLong(3, lockId(keys.get(0)));
+            one.setLong(3, lockId);
             try (ResultSet rs = one.executeQuery()) {
                 rs.next();
                 boolean granted = rs.getBoolean(1);
@@ -189,10 +222,11 @@ final class PostgresSessions implements SessionStore<PostgresSessions.Session> {
         if (keys.size() == 1) {
             PreparedStatement one = s.releaseOne;
             String key = keys.get(0);
-            one.setString(1, key);
-            one.setLong(2, lockId(key));
+            long lockId = lockId(key);
+            one.setInt(1, (int) (lockId >>> 32));
+            one.setInt(2, (int) lockId);
             one.setString(3, key);
-            one.setString(4, key);
+            one.setLong(4, lockId);
             try (ResultSet rs = one.executeQuery()) {
                 rs.next();
                 return rs.getBoolean(1);
@@ -206,6 +240,30 @@ final class PostgresSessions implements SessionStore<PostgresSessions.Session> {
             rs.next();
             return rs.getBoolean(1);
         }
+    }
+
+    @Override
+    public void markWaiting(Session s, List<String> keys) throws Exception {
+        marks(s.mark, s, keys);
+    }
+
+    @Override
+    public void unmarkWaiting(Session s, List<String> keys) throws Exception {
+        marks(s.unmark, s, keys);
+    }
+
+    /** Binds the keys' marks, each key's lock id split into the two integers of its mark, and runs {@code ps}. */
+    private void marks(PreparedStatement ps, Session s, List<String> keys) throws SQLException {
+        Integer[] hi = new Integer[keys.size()];
+        Integer[] lo = new Integer[keys.size()];
+        for (int i = 0; i < keys.size(); i++) {
+            long id = lockId(keys.get(i));
+            hi[i] = (int) (id >>> 32);
+            lo[i] = (int) id;
+        }
+        ps.setArray(1, s.connection.createArrayOf("int4", hi));
+        ps.setArray(2, s.connection.createArrayOf("int4", lo));
+        ps.executeQuery().close();
     }
 
     @Override

@@ -71,6 +71,28 @@ public final class SessionLocks<S> implements AutoCloseable {
 
     private final Map<String, Hold<S>> held = new HashMap<>();
 
+    /** The marks of this process's waiters, by waiter id; guarded by {@link #mutex}. */
+    private final Map<String, WaiterMarks> marks = new HashMap<>();
+
+    /**
+     * A waiter's marks of its keys ({@link SessionStore#markWaiting}), taken before its first
+     * attempt that joins the queues and given up when it stops waiting. Normally one; a session lost
+     * meanwhile took its mark along, and the next attempt marks again.
+     */
+    private static final class WaiterMarks {
+        final List<String> keys;
+        /** The sessions holding a mark, as slot and generation; guarded by this. */
+        final List<Map.Entry<SessionSet.Slot<?>, Long>> taken = new ArrayList<>();
+        /** The waiter's first attempt tries the keys as a caller that does not wait, before marking. */
+        boolean looked;
+
+        boolean ended;
+
+        WaiterMarks(List<String> keys) {
+            this.keys = keys;
+        }
+    }
+
     /** A key this process holds, or is taking or freeing ({@code busy}: others see it held). */
     private static final class Hold<S> {
         final String key;
@@ -86,6 +108,9 @@ public final class SessionLocks<S> implements AutoCloseable {
         String grantId;
 
         boolean busy;
+        /** Another local caller was refused on this reservation: it is told when the reservation goes. */
+        boolean refused;
+
         ScheduledFuture<?> timer;
 
         Hold(String key, String owner, SessionSet.Slot<S> slot, long generation) {
@@ -138,6 +163,11 @@ public final class SessionLocks<S> implements AutoCloseable {
         List<String> keys = request.keys();
         String owner = request.owner();
         expireDue(keys);
+        WaiterMarks mark = null;
+        if (request.waiterId() != null)
+            synchronized (mutex) {
+                mark = marks.computeIfAbsent(request.waiterId(), id -> new WaiterMarks(keys));
+            }
         List<String> lockKeys = new ArrayList<>();
         List<String> reentered = new ArrayList<>();
         String blocked = null;
@@ -151,6 +181,7 @@ public final class SessionLocks<S> implements AutoCloseable {
                     reentered.add(key);
                 else {
                     blocked = key;
+                    if (h.busy) h.refused = true;
                     if (h.endsNanos != null && !h.busy)
                         retryAfter = Duration.ofNanos(Math.max(1_000_000, h.endsNanos - System.nanoTime()));
                     break;
@@ -170,8 +201,12 @@ public final class SessionLocks<S> implements AutoCloseable {
                 String key = blocked;
                 AtomicBoolean gone = new AtomicBoolean();
                 // Skipped when its caller has gone by the time the session is free (a storm).
-                SessionSet.Call<S, SessionStore.Attempt> join =
-                        (s, g) -> gone.get() ? SKIPPED : store.acquire(s, keys, List.of(), request.waiterId(), key);
+                WaiterMarks marked = mark;
+                SessionSet.Call<S, SessionStore.Attempt> join = (s, g) -> {
+                    if (gone.get()) return SKIPPED;
+                    markOn(marked, slot, s, g);
+                    return store.acquire(s, keys, List.of(), request.waiterId(), key);
+                };
                 if (request.budget() == null) run("queue for " + describe(keys), slot, join);
                 else {
                     // Bounded like an attempt: a stuck session makes this waiter late for nothing.
@@ -195,11 +230,21 @@ public final class SessionLocks<S> implements AutoCloseable {
         }
         long[] generation = new long[1];
         AtomicBoolean gone = new AtomicBoolean();
+        WaiterMarks marked = mark;
         SessionSet.Call<S, SessionStore.Attempt> body = (s, g) -> {
             generation[0] = g;
             // Skipped when its caller has gone by the time the session is free (a storm).
             if (gone.get()) return SKIPPED;
             try {
+                if (marked != null) {
+                    // A waiter first tries as a caller that does not wait: an uncontended wait costs
+                    // what a try costs. Blocked, it marks its keys, and then joins their queues.
+                    if (firstLook(marked)) {
+                        SessionStore.Attempt free = store.acquire(s, keys, lockKeys, null, null);
+                        if (free.granted()) return free;
+                    }
+                    markOn(marked, slot, s, g);
+                }
                 return store.acquire(s, keys, lockKeys, request.waiterId(), null);
             } catch (Exception e) {
                 if (!store.sessionGone(e) && !lockKeys.isEmpty()) unlockAfterError(s, g, slot, lockKeys);
@@ -301,7 +346,84 @@ public final class SessionLocks<S> implements AutoCloseable {
             throw new LockingException(label + ": acquire " + describe(keys) + " failed: a server session"
                     + " holding the keys was lost while the call ran; the call can be retried.");
         }
+        if (request.waiterId() != null) waitEnded(request.waiterId());
         return new AcquireResult.Acquired(tokens, earliest);
+    }
+
+    /** Whether this is the waiter's first look at the store. */
+    private static boolean firstLook(WaiterMarks mark) {
+        synchronized (mark) {
+            if (mark.looked) return false;
+            mark.looked = true;
+            return true;
+        }
+    }
+
+    /**
+     * Marks the waiter's keys on this session, unless a live session holds its mark already; runs
+     * inside a call on {@code slot}. A waiter that stopped waiting meanwhile takes its mark back.
+     */
+    private void markOn(WaiterMarks mark, SessionSet.Slot<S> slot, S session, long generation) throws Exception {
+        synchronized (mark) {
+            if (mark.ended) return;
+            mark.looked = true;
+            for (Map.Entry<SessionSet.Slot<?>, Long> t : mark.taken) if (validMark(t)) return;
+        }
+        store.markWaiting(session, mark.keys);
+        boolean ended;
+        synchronized (mark) {
+            ended = mark.ended;
+            if (!ended) mark.taken.add(Map.entry(slot, generation));
+        }
+        if (ended) store.unmarkWaiting(session, mark.keys);
+    }
+
+    @SuppressWarnings("unchecked")
+    private boolean validMark(Map.Entry<SessionSet.Slot<?>, Long> taken) {
+        return sessions.valid((SessionSet.Slot<S>) taken.getKey(), taken.getValue());
+    }
+
+    /**
+     * A waiter stopped waiting (it got its keys, or gave up): its marks are given up in the
+     * background. A mark that fails to go stays on its session, which costs speed, never safety: an
+     * acquire of the key then looks at the queue, and a release notifies.
+     */
+    public void waitEnded(String waiterId) {
+        WaiterMarks mark;
+        synchronized (mutex) {
+            mark = marks.remove(waiterId);
+        }
+        if (mark == null) return;
+        List<Map.Entry<SessionSet.Slot<?>, Long>> taken;
+        synchronized (mark) {
+            mark.ended = true;
+            taken = new ArrayList<>(mark.taken);
+            mark.taken.clear();
+        }
+        for (Map.Entry<SessionSet.Slot<?>, Long> t : taken) {
+            if (!validMark(t)) continue;
+            @SuppressWarnings("unchecked")
+            SessionSet.Slot<S> slot = (SessionSet.Slot<S>) t.getKey();
+            long generation = t.getValue();
+            try {
+                bounded.execute(() -> {
+                    try {
+                        sessions.call(slot, (s, g) -> {
+                            if (g == generation) store.unmarkWaiting(s, mark.keys);
+                            return null;
+                        });
+                    } catch (Exception e) {
+                        log.debug(
+                                "{}: giving up a waiter's marks of {} failed: {}",
+                                label,
+                                describe(mark.keys),
+                                e.toString());
+                    }
+                });
+            } catch (java.util.concurrent.RejectedExecutionException closing) {
+                return;
+            }
+        }
     }
 
     /** What a call answers that was not made because its caller had gone. */
@@ -351,11 +473,12 @@ public final class SessionLocks<S> implements AutoCloseable {
                 Hold<S> h = held.get(key);
                 if (h != null && h.busy && h.generation == -1 && h.slot == slot) {
                     held.remove(key);
-                    freed.add(key);
+                    if (h.refused) freed.add(key);
                 }
             }
         }
-        // A local waiter may have been refused on a reservation.
+        // A local waiter refused on a reservation is told it has gone. Only then: the caller that
+        // made the reservation may be a waiter of the key itself, which would wake itself at once.
         freed.forEach(keyReleased);
     }
 
@@ -413,8 +536,6 @@ public final class SessionLocks<S> implements AutoCloseable {
             }
         }
         boolean freed = freeOnSessions(mine);
-        if (!freed || !all)
-            log.info("DEBUG release {} owner {} all {} freed {} mine {}", keys, owner, all, freed, mine.size());
         return freed && all;
     }
 
@@ -459,12 +580,6 @@ public final class SessionLocks<S> implements AutoCloseable {
                 boolean ok = sessions.valid(slot, generation)
                         && run("release " + describe(keys), slot, (s, g) -> g == generation && store.release(s, keys));
                 if (ok) freed[0] += group.size();
-                else
-                    log.info(
-                            "DEBUG free on slot {} gen {} valid {}",
-                            slot.index,
-                            generation,
-                            sessions.valid(slot, generation));
                 all &= ok;
             } catch (RuntimeException ex) {
                 all = false;
@@ -574,6 +689,7 @@ public final class SessionLocks<S> implements AutoCloseable {
     /** A session was lost: every lock it held is gone. */
     private void lost(SessionSet.Slot<?> slot, long generation, String reason) {
         List<String> gone = new ArrayList<>();
+        List<String> unmarked = new ArrayList<>();
         synchronized (mutex) {
             held.values().removeIf(h -> {
                 if (h.slot != slot || h.generation != generation) return false;
@@ -581,7 +697,14 @@ public final class SessionLocks<S> implements AutoCloseable {
                 gone.add(h.key);
                 return true;
             });
+            for (WaiterMarks mark : marks.values())
+                synchronized (mark) {
+                    if (mark.taken.removeIf(t -> t.getKey() == slot && t.getValue() == generation))
+                        unmarked.addAll(mark.keys);
+                }
         }
+        // Waiters whose marks went with the session try again now, and mark again.
+        unmarked.stream().distinct().forEach(keyReleased);
         if (!gone.isEmpty())
             log.warn(
                     "{}: {} lock(s) lost with their server session ({}), e.g. {}; their holders learn it at their"

@@ -39,6 +39,18 @@ public interface SessionStore<S> {
             throws Exception;
 
     /**
+     * One round trip: marks each of {@code keys} as awaited by a waiter of this process, on this
+     * session, until {@link #unmarkWaiting}. Any number of waiters mark a key at once. A waiter marks
+     * its keys before its first attempt that joins their queues, which is what lets an acquire no
+     * waiter has marked take a free key without a look at the queues, and a release no waiter has
+     * marked skip telling waiters. A mark is a session lock too: it ends with its session.
+     */
+    void markWaiting(S session, List<String> keys) throws Exception;
+
+    /** One round trip: gives up one {@link #markWaiting} of {@code keys} made on this session. */
+    void unmarkWaiting(S session, List<String> keys) throws Exception;
+
+    /**
      * One round trip: frees the locks of {@code keys} held on this session, and tells other
      * processes' waiters of those keys.
      *
