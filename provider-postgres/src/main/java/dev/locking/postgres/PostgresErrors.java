@@ -43,7 +43,8 @@ final class PostgresErrors {
                     + " there is room; see docs/postgres.md#disk-full",
             "53200",
             "the server ran out of shared memory for locks: each key of a call holds a lock until the call"
-                    + " commits. Take fewer keys per call, or raise the server's max_locks_per_transaction; see"
+                    + " commits (in mode = \"session\", while the key is held or awaited). Take fewer keys per"
+                    + " call, or raise the server's max_locks_per_transaction; see"
                     + " docs/postgres.md#out-of-shared-memory",
             "57P03",
             "the server is starting up, shutting down or in recovery. Calls work again once it accepts"

@@ -33,7 +33,12 @@ public final class PostgresLockingProviderFactory implements LockingProviderFact
         if (settings.mode == PostgresSettings.Mode.TABLE) return table;
         try {
             return new PostgresSessionLockingProvider(
-                    context.registrationId(), settings, context.dataSource(), context::keyReleased, table);
+                    context.registrationId(),
+                    settings,
+                    context.dataSource(),
+                    context::keyReleased,
+                    context::granted,
+                    table);
         } catch (RuntimeException e) {
             table.close();
             throw e;

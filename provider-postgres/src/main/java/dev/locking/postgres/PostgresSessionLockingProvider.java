@@ -11,6 +11,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Properties;
+import java.util.function.BiPredicate;
 import java.util.function.Consumer;
 import javax.sql.DataSource;
 import org.slf4j.Logger;
@@ -36,6 +37,7 @@ final class PostgresSessionLockingProvider implements LockingProvider {
             PostgresSettings settings,
             Optional<DataSource> handedIn,
             Consumer<String> keyReleased,
+            BiPredicate<String, AcquireResult.Acquired> granted,
             PostgresLockingProvider shared) {
         this.label = "lp_" + registrationId;
         this.shared = shared;
@@ -47,7 +49,13 @@ final class PostgresSessionLockingProvider implements LockingProvider {
                         + " database's JDBC URL, or use mode = \"table\".")));
         this.store = new PostgresSessions(label, target, settings);
         this.locks = new SessionLocks<>(
-                label, store, settings.sessions, settings.sessionTimeout.toMillis(), keyReleased, shared::leftLate);
+                label,
+                store,
+                settings.sessions,
+                settings.sessionTimeout.toMillis(),
+                keyReleased,
+                granted,
+                shared::leftLate);
         try {
             locks.open();
         } catch (PostgresSessions.BehindPooler e) {

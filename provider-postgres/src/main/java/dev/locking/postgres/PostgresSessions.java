@@ -36,6 +36,7 @@ final class PostgresSessions implements SessionStore<PostgresSessions.Session> {
         final PreparedStatement tryOne;
         final PreparedStatement release;
         final PreparedStatement releaseOne;
+        final PreparedStatement handOver;
         final PreparedStatement mark;
         final PreparedStatement unmark;
         final PreparedStatement ping;
@@ -49,6 +50,7 @@ final class PostgresSessions implements SessionStore<PostgresSessions.Session> {
             this.tryOne = connection.prepareStatement(sql.tryOne);
             this.release = connection.prepareStatement(sql.release);
             this.releaseOne = connection.prepareStatement(sql.releaseOne);
+            this.handOver = connection.prepareStatement(sql.handOver);
             this.mark = connection.prepareStatement(sql.mark);
             this.unmark = connection.prepareStatement(sql.unmark);
             this.ping = connection.prepareStatement("SELECT 1");
@@ -62,6 +64,7 @@ final class PostgresSessions implements SessionStore<PostgresSessions.Session> {
             String tryOne,
             String release,
             String releaseOne,
+            String handOver,
             String mark,
             String unmark,
             String opening) {
@@ -72,6 +75,7 @@ final class PostgresSessions implements SessionStore<PostgresSessions.Session> {
                     dev.locking.postgres.Statements.load("session-try-one.sql", schema),
                     dev.locking.postgres.Statements.load("session-release.sql", schema),
                     dev.locking.postgres.Statements.load("session-release-one.sql", schema),
+                    dev.locking.postgres.Statements.load("session-hand-over.sql", schema),
                     dev.locking.postgres.Statements.load("session-mark.sql", schema),
                     dev.locking.postgres.Statements.load("session-unmark.sql", schema),
                     dev.locking.postgres.Statements.load("session-timeline.sql", schema));
@@ -89,7 +93,6 @@ final class PostgresSessions implements SessionStore<PostgresSessions.Session> {
 
     private final String label;
     private final ListenerTarget target;
-    private final String schema;
     private final Statements sql;
     private final long waiterStaleMillis;
     private final String applicationName;
@@ -97,7 +100,8 @@ final class PostgresSessions implements SessionStore<PostgresSessions.Session> {
     PostgresSessions(String label, ListenerTarget target, PostgresSettings settings) {
         this.label = label;
         this.target = target;
-        this.schema = settings.schema;
+
+        this.prefix = ("dev.locking/" + settings.schema + "/").getBytes(StandardCharsets.UTF_8);
         this.sql = new Statements(settings.schema);
         this.waiterStaleMillis = settings.waiterExpiry.toMillis();
         this.applicationName = "dev.locking session " + label;
@@ -243,6 +247,19 @@ final class PostgresSessions implements SessionStore<PostgresSessions.Session> {
     }
 
     @Override
+    public HandOver handOver(Session s, String key, List<String> candidates) throws Exception {
+        PreparedStatement ps = s.handOver;
+        ps.setString(1, key);
+        ps.setLong(2, waiterStaleMillis);
+        ps.setArray(3, s.connection.createArrayOf("text", candidates.toArray()));
+        try (ResultSet rs = ps.executeQuery()) {
+            rs.next();
+            String waiter = rs.getString(1);
+            return waiter == null ? null : new HandOver(waiter, s.timelineBits + rs.getLong(2));
+        }
+    }
+
+    @Override
     public void markWaiting(Session s, List<String> keys) throws Exception {
         marks(s.mark, s, keys);
     }
@@ -294,17 +311,25 @@ final class PostgresSessions implements SessionStore<PostgresSessions.Session> {
      * so that registrations on different schemas have locks of their own.
      */
     Long lockId(String key) {
+        MessageDigest sha = digests.get();
+        sha.update(prefix);
+        byte[] d = sha.digest(key.getBytes(StandardCharsets.UTF_8));
+        long id = 0;
+        for (int i = 0; i < 8; i++) id = (id << 8) | (d[i] & 0xff);
+        return id;
+    }
+
+    /** What every key's digest starts with. */
+    private final byte[] prefix;
+
+    /** A SHA-256 digest per thread: looking one up costs more than hashing a key. */
+    private static final ThreadLocal<MessageDigest> digests = ThreadLocal.withInitial(() -> {
         try {
-            MessageDigest sha = MessageDigest.getInstance("SHA-256");
-            sha.update(("dev.locking/" + schema + "/").getBytes(StandardCharsets.UTF_8));
-            byte[] d = sha.digest(key.getBytes(StandardCharsets.UTF_8));
-            long id = 0;
-            for (int i = 0; i < 8; i++) id = (id << 8) | (d[i] & 0xff);
-            return id;
+            return MessageDigest.getInstance("SHA-256");
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException("SHA-256 is missing from this JVM", e);
         }
-    }
+    });
 
     @Override
     public String toString() {

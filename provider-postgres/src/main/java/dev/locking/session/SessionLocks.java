@@ -24,6 +24,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.BiConsumer;
+import java.util.function.BiPredicate;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -57,6 +58,8 @@ public final class SessionLocks<S> implements AutoCloseable {
     private final SessionStore<S> store;
     private final SessionSet<S> sessions;
     private final Consumer<String> keyReleased;
+    /** Hands a grant to a waiter of this process (core's {@code ProviderContext.granted}). */
+    private final BiPredicate<String, AcquireResult.Acquired> granted;
     /** Told of a waiter's call that answered after its caller had stopped waiting for the answer. */
     private final BiConsumer<String, List<String>> lateWaiter;
 
@@ -85,6 +88,18 @@ public final class SessionLocks<S> implements AutoCloseable {
         final List<Map.Entry<SessionSet.Slot<?>, Long>> taken = new ArrayList<>();
         /** The waiter's first attempt tries the keys as a caller that does not wait, before marking. */
         boolean looked;
+
+        /** What the waiter asked for in its latest attempt: what a hand-over grants it. */
+        String owner;
+
+        Duration lease;
+        String grantId;
+
+        /** Attempts of the waiter running now; a release hands a key only to a waiter with none. */
+        int inFlight;
+
+        /** A release is handing this waiter a key right now: its attempts wait. */
+        boolean handing;
 
         boolean ended;
 
@@ -134,10 +149,12 @@ public final class SessionLocks<S> implements AutoCloseable {
             int sessions,
             long sessionTimeoutMillis,
             Consumer<String> keyReleased,
+            BiPredicate<String, AcquireResult.Acquired> granted,
             BiConsumer<String, List<String>> lateWaiter) {
         this.label = label;
         this.store = store;
         this.keyReleased = keyReleased;
+        this.granted = granted;
         this.lateWaiter = lateWaiter;
         this.sessions = new SessionSet<>(label, store, sessions, sessionTimeoutMillis);
         this.sessions.onLoss(this::lost);
@@ -160,14 +177,40 @@ public final class SessionLocks<S> implements AutoCloseable {
     }
 
     public AcquireResult tryAcquire(AcquireRequest request) {
+        if (request.waiterId() == null) return attempt(request, null);
+        WaiterMarks mark;
+        synchronized (mutex) {
+            mark = marks.computeIfAbsent(request.waiterId(), id -> new WaiterMarks(request.keys()));
+        }
+        // No attempt of a waiter runs while a release hands it a key: its attempt could queue it
+        // again after the hand-over took it out of the queue.
+        synchronized (mark) {
+            while (mark.handing) {
+                try {
+                    mark.wait();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new LockingException(label + ": interrupted while waiting for lock", e);
+                }
+            }
+            mark.inFlight++;
+            mark.owner = request.owner();
+            mark.lease = request.lease();
+            mark.grantId = request.grantId();
+        }
+        try {
+            return attempt(request, mark);
+        } finally {
+            synchronized (mark) {
+                mark.inFlight--;
+            }
+        }
+    }
+
+    private AcquireResult attempt(AcquireRequest request, WaiterMarks mark) {
         List<String> keys = request.keys();
         String owner = request.owner();
         expireDue(keys);
-        WaiterMarks mark = null;
-        if (request.waiterId() != null)
-            synchronized (mutex) {
-                mark = marks.computeIfAbsent(request.waiterId(), id -> new WaiterMarks(keys));
-            }
         List<String> lockKeys = new ArrayList<>();
         List<String> reentered = new ArrayList<>();
         String blocked = null;
@@ -576,9 +619,15 @@ public final class SessionLocks<S> implements AutoCloseable {
             List<Hold<S>> group = e.getValue();
             long generation = group.get(0).generation;
             List<String> keys = group.stream().map(h -> h.key).sorted().toList();
+            boolean handed = false;
             try {
-                boolean ok = sessions.valid(slot, generation)
-                        && run("release " + describe(keys), slot, (s, g) -> g == generation && store.release(s, keys));
+                handed = group.size() == 1 && handOver(group.get(0));
+                boolean ok = handed
+                        || (sessions.valid(slot, generation)
+                                && run(
+                                        "release " + describe(keys),
+                                        slot,
+                                        (s, g) -> g == generation && store.release(s, keys)));
                 if (ok) freed[0] += group.size();
                 all &= ok;
             } catch (RuntimeException ex) {
@@ -588,12 +637,91 @@ public final class SessionLocks<S> implements AutoCloseable {
                 synchronized (mutex) {
                     for (Hold<S> h : group) held.remove(h.key, h);
                 }
-                keys.forEach(keyReleased);
+                if (!handed) keys.forEach(keyReleased);
             }
         }
         // A release that failed on a session that is still there may have freed nothing: say so.
         if (failure != null && holds.stream().anyMatch(h -> sessions.valid(h.slot, h.generation))) throw failure;
         return all;
+    }
+
+    /**
+     * Hands the key of {@code old} (busy: being released) to this process's first waiter in the
+     * key's queue, without freeing it on the server, when a waiter of this process is first: the
+     * waiter runs without an attempt of its own. True when the waiter took it; false when the key is
+     * to be released as usual (no local waiter is first, or the waiter no longer takes grants).
+     */
+    private boolean handOver(Hold<S> old) {
+        List<String> candidates = new ArrayList<>();
+        List<WaiterMarks> handing = new ArrayList<>();
+        synchronized (mutex) {
+            for (Map.Entry<String, WaiterMarks> e : marks.entrySet()) {
+                WaiterMarks w = e.getValue();
+                synchronized (w) {
+                    // Only a waiter for this key alone, queued (marked), asking for a lease, parked.
+                    if (!w.ended
+                            && !w.taken.isEmpty()
+                            && w.lease != null
+                            && w.keys.size() == 1
+                            && w.keys.get(0).equals(old.key)
+                            && w.inFlight == 0
+                            && !w.handing) {
+                        w.handing = true;
+                        candidates.add(e.getKey());
+                        handing.add(w);
+                    }
+                }
+            }
+        }
+        try {
+            return !candidates.isEmpty() && handOver(old, candidates);
+        } finally {
+            for (WaiterMarks w : handing)
+                synchronized (w) {
+                    w.handing = false;
+                    w.notifyAll();
+                }
+        }
+    }
+
+    private boolean handOver(Hold<S> old, List<String> candidates) {
+        if (!sessions.valid(old.slot, old.generation)) return false;
+        SessionStore.HandOver to;
+        try {
+            to = run(
+                    "hand over " + describe(List.of(old.key)),
+                    old.slot,
+                    (s, g) -> g == old.generation ? store.handOver(s, old.key, candidates) : null);
+        } catch (RuntimeException e) {
+            log.debug("{}: handing {} over failed, releasing it: {}", label, describe(List.of(old.key)), e.toString());
+            return false;
+        }
+        if (to == null) return false;
+        WaiterMarks w;
+        Hold<S> h;
+        synchronized (mutex) {
+            w = marks.get(to.waiterId());
+            // The session was lost meanwhile (the lock with it), or the waiter has gone.
+            if (held.get(old.key) != old || !sessions.valid(old.slot, old.generation) || w == null) return false;
+            synchronized (w) {
+                h = new Hold<>(old.key, w.owner, old.slot, old.generation);
+                h.grantId = w.grantId;
+                h.token = Math.max(to.token(), old.token + 1);
+                held.put(old.key, h);
+                setLease(h, w.lease);
+            }
+        }
+        if (granted.test(to.waiterId(), new AcquireResult.Acquired(Map.of(h.key, h.token), h.endsAt))) {
+            waitEnded(to.waiterId());
+            return true;
+        }
+        // Not taken: the key is released as the caller meant to. The waiter, if it still waits, has
+        // been woken and queues again.
+        synchronized (mutex) {
+            if (held.get(h.key) == h) held.remove(h.key);
+            if (h.timer != null) h.timer.cancel(false);
+        }
+        return false;
     }
 
     /** Whether {@code h} is {@code owner}'s, settled, on a live session and within its lease. */

@@ -94,15 +94,29 @@ final class SessionSet<S> implements AutoCloseable {
         return slots.get(index);
     }
 
-    /** A session to take new locks on: the next free one in turn, else the next in turn. */
+    /**
+     * A session to take new locks on: the one this thread used last if it is free (so that threads
+     * up to the number of sessions rarely meet on one, and a thread's release finds its session
+     * free), else the next free one in turn, else the next in turn.
+     */
     Slot<S> pick() {
+        Slot<S> last = lastPicked.get();
+        if (last != null && !last.lock.isLocked()) return last;
         int start = Math.floorMod(next.getAndIncrement(), slots.size());
+        Slot<S> picked = slots.get(start);
         for (int i = 0; i < slots.size(); i++) {
             Slot<S> s = slots.get((start + i) % slots.size());
-            if (!s.lock.isLocked()) return s;
+            if (!s.lock.isLocked()) {
+                picked = s;
+                break;
+            }
         }
-        return slots.get(start);
+        lastPicked.set(picked);
+        return picked;
     }
+
+    /** The session each thread picked last. */
+    private final ThreadLocal<Slot<S>> lastPicked = new ThreadLocal<>();
 
     /** Whether locks granted on {@code slot} in {@code generation} are still held by the server. */
     boolean valid(Slot<S> slot, long generation) {

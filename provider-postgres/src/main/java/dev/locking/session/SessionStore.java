@@ -51,6 +51,19 @@ public interface SessionStore<S> {
     void unmarkWaiting(S session, List<String> keys) throws Exception;
 
     /**
+     * One round trip, on the session that holds {@code key}'s lock: when the key's first live
+     * waiter is one of {@code candidates} (waiters of this process), takes it out of the queues and
+     * keeps the lock on the session for it. Null otherwise, and nothing changed.
+     */
+    HandOver handOver(S session, String key, List<String> candidates) throws Exception;
+
+    /**
+     * What {@link #handOver} did: the waiter that now has the key, and its fencing token (larger
+     * than every token issued before for any key).
+     */
+    record HandOver(String waiterId, long token) {}
+
+    /**
      * One round trip: frees the locks of {@code keys} held on this session, and tells other
      * processes' waiters of those keys.
      *
