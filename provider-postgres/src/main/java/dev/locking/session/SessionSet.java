@@ -95,28 +95,26 @@ final class SessionSet<S> implements AutoCloseable {
     }
 
     /**
-     * A session to take new locks on: the one this thread used last if it is free (so that threads
-     * up to the number of sessions rarely meet on one, and a thread's release finds its session
-     * free), else the next free one in turn, else the next in turn.
+     * A session to take new locks on: this thread's own session if it is free, else the next free
+     * one, else its own. Each thread is given its own session in turn, once: threads up to the
+     * number of sessions then never meet on one, and a thread's release finds its session free.
      */
     Slot<S> pick() {
-        Slot<S> last = lastPicked.get();
-        if (last != null && !last.lock.isLocked()) return last;
-        int start = Math.floorMod(next.getAndIncrement(), slots.size());
-        Slot<S> picked = slots.get(start);
-        for (int i = 0; i < slots.size(); i++) {
-            Slot<S> s = slots.get((start + i) % slots.size());
-            if (!s.lock.isLocked()) {
-                picked = s;
-                break;
-            }
+        Slot<S> home = homes.get();
+        if (home == null) {
+            home = slots.get(Math.floorMod(next.getAndIncrement(), slots.size()));
+            homes.set(home);
         }
-        lastPicked.set(picked);
-        return picked;
+        if (!home.lock.isLocked()) return home;
+        for (int i = 1; i < slots.size(); i++) {
+            Slot<S> s = slots.get((home.index + i) % slots.size());
+            if (!s.lock.isLocked()) return s;
+        }
+        return home;
     }
 
-    /** The session each thread picked last. */
-    private final ThreadLocal<Slot<S>> lastPicked = new ThreadLocal<>();
+    /** Each thread's own session. */
+    private final ThreadLocal<Slot<S>> homes = new ThreadLocal<>();
 
     /** Whether locks granted on {@code slot} in {@code generation} are still held by the server. */
     boolean valid(Slot<S> slot, long generation) {
