@@ -131,6 +131,53 @@ class PostgresSessionMarksTest {
         assertTrue(waiter.release(k, b));
     }
 
+    @Test
+    @DisplayName("within a process a release hands the key to the first waiter in line without freeing it:"
+            + " nothing is notified; between processes the release notifies")
+    void releaseHandsTheKeyToAWaiterOfItsOwnProcess() throws Exception {
+        holder = module("marks_holder");
+        waiter = module("marks_waiter");
+        try (Connection listen = server.dataSource().getConnection()) {
+            listen.createStatement().execute("LISTEN \"locking_" + schema + "\"");
+            org.postgresql.PGConnection pg = listen.unwrap(org.postgresql.PGConnection.class);
+            // Within one process: handed over, so no notification for the key.
+            String k = key();
+            servedAfterRelease(holder, holder, k);
+            assertEquals(0, notificationsFor(listen, pg, k), "an in-process hand-over notifies nobody");
+            // Between processes: the key is released and the waiter's process is told.
+            String j = key();
+            servedAfterRelease(holder, waiter, j);
+            assertTrue(notificationsFor(listen, pg, j) > 0, "a release with a waiter elsewhere notifies");
+        }
+    }
+
+    /** A holds {@code k} in {@code from}; B waits in {@code to} until marked; A releases; B is served promptly. */
+    private static void servedAfterRelease(LockingModule from, LockingModule to, String k) throws Exception {
+        LockOptions a = LockOptions.defaults().owner("A").expire(Duration.ofSeconds(30));
+        LockOptions b =
+                LockOptions.defaults().owner("B").expire(Duration.ofSeconds(30)).timeout(Duration.ofSeconds(40));
+        from.acquire(k, a);
+        CompletableFuture<Void> served = CompletableFuture.runAsync(() -> to.acquire(k, b));
+        String id = to == from ? "marks_holder" : "marks_waiter";
+        awaitMarks(id, n -> n == 1, "the waiter marks its key while it waits");
+        assertTrue(from.release(k, a));
+        served.get(PROMPTLY.toSeconds(), TimeUnit.SECONDS);
+        assertTrue(to.release(k, b));
+    }
+
+    /** Notifications with payload {@code key} that reached {@code listen}, after half a second for stragglers. */
+    private static int notificationsFor(Connection listen, org.postgresql.PGConnection pg, String key)
+            throws SQLException {
+        sleep(500);
+        int n = 0;
+        try (java.sql.Statement st = listen.createStatement()) {
+            st.execute("SELECT 1"); // reads what has arrived
+        }
+        org.postgresql.PGNotification[] got = pg.getNotifications(100);
+        if (got != null) for (org.postgresql.PGNotification g : got) if (key.equals(g.getParameter())) n++;
+        return n;
+    }
+
     /** Waits up to 20 s for the marks held by registration {@code id}'s sessions to satisfy {@code ok}. */
     private static void awaitMarks(String id, IntPredicate ok, String what) {
         long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
