@@ -38,10 +38,18 @@ final class ServerCost {
     static final int PAIRS = 2000;
     static final int REPEATS = 3;
 
+    /** Passes over the keys before measuring: 20,000 pairs, about what the JIT needs to settle. */
+    static final int WARM_PASSES = 10;
+
     /** A backend reports its statistics this long after its last transaction, at the latest. */
     static final long FLUSH_MILLIS = 11_000;
 
-    /** Per pair: WAL bytes, WAL records, WAL fsyncs, transaction ids, transactions. */
+    /**
+     * Per pair: WAL bytes, WAL records, WAL fsyncs, transaction ids, transactions, and CPU time in
+     * microseconds of the bench's process (the caller's side: the library and its driver) and of
+     * the server's backends serving the bench's database (NaN where they cannot be read: a server
+     * on another machine).
+     */
     record Result(
             String target,
             int pairs,
@@ -50,7 +58,9 @@ final class ServerCost {
             double walRecords,
             double walSyncs,
             double writeTransactions,
-            double transactions) {}
+            double transactions,
+            double clientCpuMicros,
+            double serverCpuMicros) {}
 
     private record Reading(String lsn, long walSyncs, long transactions) {}
 
@@ -74,7 +84,9 @@ final class ServerCost {
                 servers.jdbcProperties("dev.locking bench cost"))) {
             endSessions(c, database);
             Reading first = read(c, database);
-            long[] least = {Long.MAX_VALUE, Long.MAX_VALUE, Long.MAX_VALUE, Long.MAX_VALUE};
+            long[] least = {
+                Long.MAX_VALUE, Long.MAX_VALUE, Long.MAX_VALUE, Long.MAX_VALUE, Long.MAX_VALUE, Long.MAX_VALUE
+            };
             int inspections = 1; // the look-up of the database's oid
             try (Locker locker = open.get();
                     Connection inspector = DriverManager.getConnection(
@@ -84,11 +96,17 @@ final class ServerCost {
                 inspect.setString(3, ours);
                 inspect.setString(4, ours);
                 Locker.Caller caller = locker.caller(0);
-                runPairs(caller, keys); // rows exist (or not) and caches hold them, as in the timed runs
+                // Rows exist (or not) and caches hold them, as in the timed runs; and the JIT has
+                // compiled the caller's path, so that its CPU time is a steady state's.
+                for (int w = 0; w < WARM_PASSES; w++) runPairs(caller, keys);
                 Thread.sleep(FLUSH_MILLIS);
                 Reading before = read(c, database);
                 for (int r = 0; r < repeats; r++) {
+                    long client = processCpuNanos(), server = backendCpuNanos(c, database);
                     runPairs(caller, keys);
+                    least[4] = Math.min(least[4], processCpuNanos() - client);
+                    long served = backendCpuNanos(c, database);
+                    least[5] = server < 0 || served < 0 ? -1 : Math.min(least[5], served - server);
                     Thread.sleep(FLUSH_MILLIS);
                     Reading after = read(c, database);
                     inspect.setString(1, before.lsn());
@@ -122,7 +140,9 @@ final class ServerCost {
                     least[1] / n,
                     least[2] / n,
                     least[3] / n,
-                    transactions / (n * (repeats + 1)));
+                    transactions / (n * (repeats + WARM_PASSES)),
+                    least[4] / 1000.0 / n,
+                    least[5] < 0 ? Double.NaN : least[5] / 1000.0 / n);
         }
     }
 
@@ -172,6 +192,36 @@ final class ServerCost {
                 Thread.sleep(50);
             }
         }
+    }
+
+    /** CPU time of this process: the caller's side, JIT and GC included. */
+    private static long processCpuNanos() {
+        return ((com.sun.management.OperatingSystemMXBean)
+                        java.lang.management.ManagementFactory.getOperatingSystemMXBean())
+                .getProcessCpuTime();
+    }
+
+    /**
+     * CPU time of the server backends connected to {@code database} (Linux {@code
+     * /proc/<pid>/schedstat}, nanoseconds on a CPU), or -1 when the server is not on this machine.
+     */
+    private static long backendCpuNanos(Connection c, String database) throws SQLException {
+        long sum = 0;
+        try (PreparedStatement ps = c.prepareStatement("SELECT pid FROM pg_stat_activity WHERE datname = ?")) {
+            ps.setString(1, database);
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    java.nio.file.Path stat = java.nio.file.Path.of("/proc", rs.getString(1), "schedstat");
+                    try {
+                        sum += Long.parseLong(
+                                java.nio.file.Files.readString(stat).trim().split(" ")[0]);
+                    } catch (java.io.IOException | RuntimeException e) {
+                        return -1;
+                    }
+                }
+            }
+        }
+        return sum;
     }
 
     private static Reading read(Connection c, String database) throws SQLException {
