@@ -43,7 +43,9 @@ public interface SessionStore<S> {
      * session, until {@link #unmarkWaiting}. Any number of waiters mark a key at once. A waiter marks
      * its keys before its first attempt that joins their queues, which is what lets an acquire no
      * waiter has marked take a free key without a look at the queues, and a release no waiter has
-     * marked skip telling waiters. A mark is a session lock too: it ends with its session.
+     * marked skip telling waiters. A mark is a session lock too: it ends with its session. A store
+     * with no shared session locks may do nothing here, if its acquire always looks at the queues
+     * and its release always tells waiters.
      */
     void markWaiting(S session, List<String> keys) throws Exception;
 
