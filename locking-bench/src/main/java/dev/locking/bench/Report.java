@@ -345,7 +345,7 @@ final class Report {
             + " WAL-logged insert and delete per pair (the price of the documented durability)";
 
     private static final String SESSION_STATEMENTS = "limit: with 8 threads the 2 cores the server shares are"
-            + " saturated, and a session pair costs about 1.9x raw's CPU time (client and server, the *Uncontended"
+            + " saturated, and a session pair costs 1.8-1.9x raw's CPU time (client and server, the *Uncontended"
             + " pairs* CPU columns): the mark's tries on the server, the table of held keys and lease timers in"
             + " the process; its statements alone run at 0.79-1.01x of raw in pgbench";
 
