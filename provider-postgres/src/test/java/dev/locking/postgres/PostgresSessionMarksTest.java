@@ -188,27 +188,25 @@ class PostgresSessionMarksTest {
 
     /** Marks held: shared advisory locks in the two-integer key space on the registration's sessions. */
     private static int marks(String id) {
-        try (Connection c = server.dataSource().getConnection();
-                PreparedStatement ps = c.prepareStatement("SELECT count(*) FROM pg_locks l"
-                        + " JOIN pg_stat_activity a ON a.pid = l.pid"
-                        + " WHERE l.locktype = 'advisory' AND l.objsubid = 2 AND l.mode = 'ShareLock' AND l.granted"
-                        + " AND a.application_name = ?")) {
-            ps.setString(1, "dev.locking session lp_" + id);
-            try (ResultSet rs = ps.executeQuery()) {
-                rs.next();
-                return rs.getInt(1);
-            }
-        } catch (SQLException e) {
-            throw new AssertionError(e);
-        }
+        return count(
+                "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype ="
+                        + " 'advisory' AND l.objsubid = 2 AND l.mode = 'ShareLock' AND l.granted AND a.application_name = ?",
+                id);
     }
 
     /** Ends the sessions holding the registration's marks, only those, and waits until they have gone. */
     private static int terminateMarkHolders(String id) {
+        return count(
+                "SELECT count(pg_terminate_backend(pid, 10000)) FROM (SELECT DISTINCT l.pid FROM pg_locks l JOIN"
+                        + " pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.objsubid = 2"
+                        + " AND a.application_name = ?) m",
+                id);
+    }
+
+    /** The count {@code sql} answers for the sessions of registration {@code id}. */
+    private static int count(String sql, String id) {
         try (Connection c = server.dataSource().getConnection();
-                PreparedStatement ps = c.prepareStatement("SELECT count(pg_terminate_backend(pid, 10000)) FROM"
-                        + " (SELECT DISTINCT l.pid FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
-                        + " WHERE l.locktype = 'advisory' AND l.objsubid = 2 AND a.application_name = ?) m")) {
+                PreparedStatement ps = c.prepareStatement(sql)) {
             ps.setString(1, "dev.locking session lp_" + id);
             try (ResultSet rs = ps.executeQuery()) {
                 rs.next();
