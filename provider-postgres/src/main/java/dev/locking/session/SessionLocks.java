@@ -78,6 +78,12 @@ public final class SessionLocks<S> implements AutoCloseable {
     private final Map<String, WaiterMarks> marks = new HashMap<>();
 
     /**
+     * The waiters of {@link #marks} that wait for one key, by key and waiter id: those a release of
+     * the key may hand it to. Guarded by {@link #mutex}.
+     */
+    private final Map<String, Map<String, WaiterMarks>> singleKeyWaiters = new HashMap<>();
+
+    /**
      * A waiter's marks of its keys ({@link SessionStore#markWaiting}), taken before its first
      * attempt that joins the queues and given up when it stops waiting. Normally one; a session lost
      * meanwhile took its mark along, and the next attempt marks again.
@@ -180,7 +186,14 @@ public final class SessionLocks<S> implements AutoCloseable {
         if (request.waiterId() == null) return attempt(request, null);
         WaiterMarks mark;
         synchronized (mutex) {
-            mark = marks.computeIfAbsent(request.waiterId(), id -> new WaiterMarks(request.keys()));
+            mark = marks.computeIfAbsent(request.waiterId(), id -> {
+                WaiterMarks w = new WaiterMarks(request.keys());
+                if (w.keys.size() == 1)
+                    singleKeyWaiters
+                            .computeIfAbsent(w.keys.get(0), k -> new HashMap<>())
+                            .put(id, w);
+                return w;
+            });
         }
         // No attempt of a waiter runs while a release hands it a key: its attempt could queue it
         // again after the hand-over took it out of the queue.
@@ -435,6 +448,11 @@ public final class SessionLocks<S> implements AutoCloseable {
         WaiterMarks mark;
         synchronized (mutex) {
             mark = marks.remove(waiterId);
+            if (mark != null && mark.keys.size() == 1) {
+                Map<String, WaiterMarks> same = singleKeyWaiters.get(mark.keys.get(0));
+                if (same != null && same.remove(waiterId) != null && same.isEmpty())
+                    singleKeyWaiters.remove(mark.keys.get(0));
+            }
         }
         if (mark == null) return;
         List<Map.Entry<SessionSet.Slot<?>, Long>> taken;
@@ -443,28 +461,47 @@ public final class SessionLocks<S> implements AutoCloseable {
             taken = new ArrayList<>(mark.taken);
             mark.taken.clear();
         }
-        for (Map.Entry<SessionSet.Slot<?>, Long> t : taken) {
-            if (!validMark(t)) continue;
-            @SuppressWarnings("unchecked")
-            SessionSet.Slot<S> slot = (SessionSet.Slot<S>) t.getKey();
-            long generation = t.getValue();
+        List<Map.Entry<SessionSet.Slot<?>, Long>> live = new ArrayList<>();
+        for (Map.Entry<SessionSet.Slot<?>, Long> t : taken) if (validMark(t)) live.add(t);
+        if (live.isEmpty()) return;
+        boolean first;
+        synchronized (unmarks) {
+            first = unmarks.isEmpty();
+            for (Map.Entry<SessionSet.Slot<?>, Long> t : live)
+                unmarks.computeIfAbsent(t, x -> new ArrayList<>()).addAll(mark.keys);
+        }
+        // One statement per session for every mark given up meanwhile: when a storm of waiters
+        // times out at once, their marks go in a few round trips, not one each.
+        if (first)
             try {
-                bounded.execute(() -> {
-                    try {
-                        sessions.call(slot, (s, g) -> {
-                            if (g == generation) store.unmarkWaiting(s, mark.keys);
-                            return null;
-                        });
-                    } catch (Exception e) {
-                        log.debug(
-                                "{}: giving up a waiter's marks of {} failed: {}",
-                                label,
-                                describe(mark.keys),
-                                e.toString());
-                    }
-                });
+                bounded.execute(this::giveUpMarks);
             } catch (java.util.concurrent.RejectedExecutionException closing) {
-                return;
+                // Closing: the sessions, and the marks with them, go now.
+            }
+    }
+
+    /** Marks to give up, by the session (slot and generation) holding them; guarded by itself. */
+    private final Map<Map.Entry<SessionSet.Slot<?>, Long>, List<String>> unmarks = new HashMap<>();
+
+    private void giveUpMarks() {
+        Map<Map.Entry<SessionSet.Slot<?>, Long>, List<String>> due;
+        synchronized (unmarks) {
+            due = new HashMap<>(unmarks);
+            unmarks.clear();
+        }
+        for (Map.Entry<Map.Entry<SessionSet.Slot<?>, Long>, List<String>> e : due.entrySet()) {
+            @SuppressWarnings("unchecked")
+            SessionSet.Slot<S> slot = (SessionSet.Slot<S>) e.getKey().getKey();
+            long generation = e.getKey().getValue();
+            List<String> keys = e.getValue();
+            try {
+                sessions.call(slot, (s, g) -> {
+                    if (g == generation) store.unmarkWaiting(s, keys);
+                    return null;
+                });
+            } catch (Exception failure) {
+                // A mark left on its session costs speed, never safety (see waitEnded).
+                log.debug("{}: giving up {} waiter mark(s) failed: {}", label, keys.size(), failure.toString());
             }
         }
     }
@@ -655,17 +692,12 @@ public final class SessionLocks<S> implements AutoCloseable {
         List<String> candidates = new ArrayList<>();
         List<WaiterMarks> handing = new ArrayList<>();
         synchronized (mutex) {
-            for (Map.Entry<String, WaiterMarks> e : marks.entrySet()) {
+            for (Map.Entry<String, WaiterMarks> e :
+                    singleKeyWaiters.getOrDefault(old.key, Map.of()).entrySet()) {
                 WaiterMarks w = e.getValue();
                 synchronized (w) {
                     // Only a waiter for this key alone, queued (marked), asking for a lease, parked.
-                    if (!w.ended
-                            && !w.taken.isEmpty()
-                            && w.lease != null
-                            && w.keys.size() == 1
-                            && w.keys.get(0).equals(old.key)
-                            && w.inFlight == 0
-                            && !w.handing) {
+                    if (!w.ended && !w.taken.isEmpty() && w.lease != null && w.inFlight == 0 && !w.handing) {
                         w.handing = true;
                         candidates.add(e.getKey());
                         handing.add(w);
